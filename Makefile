@@ -1,0 +1,48 @@
+# Two commands do all the setup on a fresh machine: `make run` and `make test`.
+# Both create (or reuse) the virtualenv in .venv with everything pinned in pyproject.toml.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+EXTRAS := train,serve,infra,local,dev
+
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+
+.PHONY: run test lint typecheck check venv test-image benchmark evaluate clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+venv: $(STAMP)
+
+## The main job: the deployed state machine, run end to end on this machine (no AWS, no Docker).
+run: $(STAMP)
+	$(BIN)/retailsage pipeline run $(ARGS)
+
+## The default test run (CI calls this).
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy container/retailsage lambdas infra
+	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy container/retailsage lambdas infra
+
+## Builds the image with podman/docker and runs the contract inside it (not in the default run).
+test-image: $(STAMP)
+	$(BIN)/python -m pytest -m image -p no:xdist tests/image
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) build cdk.out .pytest_cache .mypy_cache .ruff_cache

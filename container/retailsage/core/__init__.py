@@ -1,0 +1,1 @@
+"""Cross-cutting building blocks: errors, /opt/ml paths, typed hyperparameter parsing."""

@@ -1,0 +1,1 @@
+"""Retail transactions: schema, loading, cleaning, and a synthetic generator."""

@@ -1,0 +1,1 @@
+"""Evaluation: metrics, baselines, protocols on real data, and report plots."""

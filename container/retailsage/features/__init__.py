@@ -1,0 +1,1 @@
+"""Feature engineering shared by training, extraction and serving (one code path)."""

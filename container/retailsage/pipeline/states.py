@@ -1,0 +1,35 @@
+"""Names of the Step Functions states: the one place the stacks, tests and local run read."""
+
+from __future__ import annotations
+
+EXTRACT_DATA = "Extract Data"
+NOTHING_TO_DO = "Nothing To Do"
+TRAIN_MODEL = "Train Model"
+QUALITY_GATE = "Quality Gate"
+MODEL_REJECTED = "Model Rejected"
+CREATE_MODEL = "Create Model"
+BATCH_TRANSFORM = "Batch Transform"
+WRITE_PREDICTIONS = "Write Predictions"
+PIPELINE_SUCCEEDED = "Pipeline Succeeded"
+NOTIFY_FAILURE = "Notify Failure"
+PIPELINE_FAILED = "Pipeline Failed"
+
+TASK_STATES: tuple[str, ...] = (
+    EXTRACT_DATA,
+    TRAIN_MODEL,
+    CREATE_MODEL,
+    BATCH_TRANSFORM,
+    WRITE_PREDICTIONS,
+)
+"""Every Task state; each has a Retry and a Catch to NOTIFY_FAILURE."""
+
+HAPPY_PATH: tuple[str, ...] = (
+    EXTRACT_DATA,
+    TRAIN_MODEL,
+    QUALITY_GATE,
+    CREATE_MODEL,
+    BATCH_TRANSFORM,
+    WRITE_PREDICTIONS,
+    PIPELINE_SUCCEEDED,
+)
+"""The states a successful execution enters, in order."""

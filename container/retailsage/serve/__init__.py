@@ -1,0 +1,1 @@
+"""`serve` mode: Flask under gunicorn for real-time endpoints and Batch Transform."""

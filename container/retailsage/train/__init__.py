@@ -1,0 +1,1 @@
+"""`train` mode: the SageMaker training-job contract."""

@@ -10,10 +10,45 @@ written by :mod:`retailsage.models.artifacts`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 import pandas as pd
+
+
+def _no_metric(name: str, value: float, step: int) -> None:
+    """Default metric sink: drop the value."""
+
+
+def _never_stop() -> bool:
+    """Default stop flag: never asked to stop."""
+    return False
+
+
+@dataclass
+class TrainingHooks:
+    """What the training runner lends a family's ``fit``: checkpoints, metrics, stop requests.
+
+    Attributes:
+        checkpoint_dir: where to write/resume checkpoints (``None`` disables checkpointing).
+        checkpoint_every: iterations between checkpoints for iterative learners (XGBoost rounds;
+            the LSTM checkpoints every epoch).
+        on_metric: called as ``on_metric("validation:mae", 12.4, step)`` per epoch/iteration;
+            the runner prints the stable ``name=value;`` line SageMaker's regexes scan.
+        should_stop: returns True once SIGTERM arrived; a family then checkpoints and raises
+            :class:`TrainingInterrupted` promptly.
+    """
+
+    checkpoint_dir: Path | None = None
+    checkpoint_every: int = 10
+    on_metric: Callable[[str, float, int], None] = field(default=_no_metric)
+    should_stop: Callable[[], bool] = field(default=_never_stop)
+
+
+class TrainingInterrupted(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Raised by ``fit`` after saving a checkpoint because ``should_stop()`` turned True."""
 
 
 @runtime_checkable
@@ -31,8 +66,18 @@ class ModelFamily(Protocol):
 
     config: Any
 
-    def fit(self, train: pd.DataFrame, validation: pd.DataFrame | None = None) -> Self:
-        """Fit on ``train`` (and use ``validation`` for early stopping where supported)."""
+    def fit(
+        self,
+        train: pd.DataFrame,
+        validation: pd.DataFrame | None = None,
+        *,
+        hooks: TrainingHooks | None = None,
+    ) -> Self:
+        """Fit on ``train`` (``validation`` for early stopping where supported).
+
+        With ``hooks.checkpoint_dir`` set, iterative families write checkpoints there and
+        resume from the newest one found at start.
+        """
         ...
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:

@@ -1,7 +1,7 @@
-"""Typed hyperparameters: SageMaker's string -> string map into a frozen, validated dataclass.
+r"""Typed hyperparameters: SageMaker's string -> string map into a frozen, validated dataclass.
 
 SageMaker delivers every hyperparameter value as a string. The SageMaker Python SDK (>= 2.110)
-additionally JSON-encodes each value (``"\\"xgboost\\""``, ``"100"``) while Step Functions and the
+additionally JSON-encodes each value (``"\"xgboost\""``, ``"100"``) while Step Functions and the
 raw API send plain strings; :func:`parse_hyperparameters` accepts both. Range checks live in each
 config's ``__post_init__`` and raise :class:`HyperparameterError` through :func:`check_range`.
 """
@@ -57,7 +57,11 @@ def _coerce(name: str, raw: object, annotation: Any) -> Any:
         text = _unquote(str(raw))
         items = json.loads(text) if text.startswith("[") else [p for p in text.split(",") if p]
         return tuple(_coerce(name, item, args[0]) for item in items)
-    text = _unquote(str(raw))
+    return _coerce_scalar(name, _unquote(str(raw)), annotation)
+
+
+def _coerce_scalar(name: str, text: str, annotation: Any) -> Any:
+    """Convert one unquoted string to bool, int, float or str."""
     try:
         if annotation is bool:
             lowered = text.lower()

@@ -47,7 +47,7 @@ class TrainingHooks:
     should_stop: Callable[[], bool] = field(default=_never_stop)
 
 
-class TrainingInterrupted(Exception):  # noqa: N818 - a control-flow signal, not an error
+class TrainingInterrupted(Exception):
     """Raised by ``fit`` after saving a checkpoint because ``should_stop()`` turned True."""
 
 

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # The image's ENTRYPOINT (exec form). SageMaker runs `IMAGE train` or `IMAGE serve`.
 # Each mode is exec'd so that it becomes PID 1 and receives SIGTERM directly.
+#
+# `serve` started as root drops to the unprivileged account named by RETAILSAGE_SERVE_USER (the
+# image sets `retailsage`; empty keeps root). `train` keeps the caller's user: SageMaker mounts
+# /opt/ml/model, output and checkpoints root-owned, so training runs as root (docs/image.md).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -18,6 +22,23 @@ usage() {
   echo "  serve  serve /ping, /invocations, /execution-parameters on :\${SAGEMAKER_BIND_TO_PORT:-8080}" >&2
 }
 
+# exec the serve program, as RETAILSAGE_SERVE_USER when running as root and that is set.
+exec_serve() {
+  local user="${RETAILSAGE_SERVE_USER:-}"
+  if [[ -z "$user" || "$(id -u)" != "0" ]]; then
+    exec "$program_dir/serve" "$@"
+  fi
+  local entry uid gid home
+  if ! entry="$(getent passwd "$user")"; then
+    echo "error: RETAILSAGE_SERVE_USER='$user' is not an account in this image" >&2
+    exit 2
+  fi
+  IFS=: read -r _ _ uid gid _ home _ <<<"$entry"
+  export HOME="$home" USER="$user"
+  exec setpriv --reuid="$uid" --regid="$gid" --init-groups --inh-caps=-all \
+    -- "$program_dir/serve" "$@"
+}
+
 if [[ $# -lt 1 ]]; then
   usage
   exit 2
@@ -27,7 +48,7 @@ mode="$1"
 shift
 case "$mode" in
   train) exec "$program_dir/train" "$@" ;;
-  serve) exec "$program_dir/serve" "$@" ;;
+  serve) exec_serve "$@" ;;
   -h|--help|help) usage; exit 0 ;;
   *)
     echo "error: unknown mode '$mode'" >&2

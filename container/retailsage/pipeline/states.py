@@ -33,3 +33,6 @@ HAPPY_PATH: tuple[str, ...] = (
     PIPELINE_SUCCEEDED,
 )
 """The states a successful execution enters, in order."""
+
+WRITE_PREDICTION_OBJECT = "Write Prediction Object"
+"""The Lambda task inside the WRITE_PREDICTIONS Distributed Map (one ``*.out`` object each)."""

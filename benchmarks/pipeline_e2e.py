@@ -1,0 +1,76 @@
+"""End-to-end wall time of the local pipeline and the share of each state.
+
+Measures, in one process and one moto session:
+  * setup: CDK synthesis (cold with --cold, else from the build/ cache) + moto + resources;
+  * baseline: the `make run` default (generated transactions, xgboost);
+  * target: the real Online Retail data (../shared/data/online_retail.parquet), xgboost.
+
+Run:  .venv/bin/python benchmarks/pipeline_e2e.py [--cold] [--data PATH] [--rows N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from retailsage.pipeline.run import DEFAULT_CACHE_DIR, DEFAULT_ROWS, LocalPipeline, RunOptions
+from retailsage.pipeline.summary import RunSummary
+
+REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "online_retail.parquet"
+
+
+def _report(label: str, summary: RunSummary) -> None:
+    print(f"\n== {label}: {summary.run_id} {summary.status} at {summary.last_state!r}")
+    print(f"   execution wall time (upload -> summary): {summary.wall_s:.1f} s")
+    print(f"   rows scored {summary.rows_scored:,}; items written {summary.items_written:,}")
+    total = sum(t.seconds for t in summary.timings) or 1.0
+    for timing in summary.timings:
+        share = 100 * timing.seconds / total
+        print(f"   {timing.name:<22} {timing.seconds:7.2f} s  {share:5.1f} %")
+    for name in ("validation:mae", "baseline:median:mae", "baseline:last_gap:mae"):
+        value = summary.metrics.get(name)
+        if value is not None:
+            print(f"   {name} = {value:.3f}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=REAL_DATA)
+    parser.add_argument("--model-type", default="xgboost")
+    parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="baseline generated rows")
+    parser.add_argument("--cold", action="store_true", help="synthesize into an empty cache")
+    args = parser.parse_args()
+    if not args.data.is_file():
+        print(f"real data not found at {args.data}", file=sys.stderr)
+        return 2
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
+    cache = Path(tempfile.mkdtemp(prefix="bench-cdk-")) if args.cold else DEFAULT_CACHE_DIR
+    runs_dir = Path(tempfile.mkdtemp(prefix="bench-runs-"))
+    started = time.perf_counter()
+    with LocalPipeline(io.StringIO(), runs_dir=runs_dir, cache_dir=cache) as pipeline:
+        setup = time.perf_counter() - started
+        print(
+            f"setup ({'cold' if args.cold else 'cached'} synth + moto + resources): {setup:.1f} s"
+        )
+        baseline = pipeline.execute(
+            RunOptions(model_type=args.model_type, rows=args.rows, run_id="bench-generated")
+        )
+        _report(f"baseline: {args.rows:,} generated rows", baseline)
+        target = pipeline.execute(
+            RunOptions(model_type=args.model_type, data=args.data, run_id="bench-online-retail")
+        )
+        _report(f"target: {args.data.name}", target)
+    print(
+        f"\nend to end, real data ({args.model_type}): setup {setup:.1f} s + execution "
+        f"{target.wall_s:.1f} s = {setup + target.wall_s:.1f} s (goal <= 60 s)"
+    )
+    return 0 if baseline.succeeded and target.succeeded else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,209 @@
+"""Serving benchmark: the retailsage server vs the in-process limit vs a naive Flask server.
+
+XGBoost gap model (200 trees, depth 6) on gap feature rows, text/csv payloads of 1 and 1,000
+rows, closed-loop load at concurrency 1, 4 and 16 over loopback, all measured in one run:
+
+    .venv/bin/python benchmarks/serve_benchmark.py [--seconds 5] [--workers 2]
+
+Prints requests/s, rows/s, p50/p99 latency per point, peak RSS of the server process tree,
+time from spawn to the first /ping 200, and the ratios the goals are stated in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+sys.path.insert(0, str(REPO / "tests" / "serve"))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from loadgen import LoadResult, process_tree_rss_mb, run_load  # noqa: E402
+from serve_helpers import synthetic_transactions  # noqa: E402
+
+from retailsage.features.gap import GAP_FEATURE_COLUMNS, gap_training_rows  # noqa: E402
+from retailsage.models.artifacts import load_model, save_model  # noqa: E402
+from retailsage.models.xgboost_gap import XGBoostGap, XGBoostGapConfig  # noqa: E402
+from retailsage.serve.codecs import decode_csv, encode_csv  # noqa: E402
+from retailsage.serve.local_server import LOOPBACK, ServerProcess, free_port, ping  # noqa: E402
+from retailsage.serve.predictor import Predictor  # noqa: E402
+
+CONCURRENCY = (1, 4, 16)
+HEADERS = {"Content-Type": "text/csv", "Accept": "text/csv"}
+
+
+def build(tmp: Path) -> tuple[Path, bytes, bytes]:
+    """Train the 200-tree depth-6 model; return its dir and the 1-row and 1,000-row payloads."""
+    lines = synthetic_transactions(60_000, seed=1)
+    rows = gap_training_rows(lines)
+    config = XGBoostGapConfig(
+        num_round=200, max_depth=6, early_stopping_rounds=None, min_child_weight=1.0, nthread=2
+    )
+    model = XGBoostGap(config).fit(rows)
+    model_dir = tmp / "model"
+    save_model(model, model_dir)
+    sample = rows.sample(1000, random_state=0)[list(GAP_FEATURE_COLUMNS)]
+    thousand = sample.to_csv(header=False, index=False, lineterminator="\n").encode()
+    one = thousand.split(b"\n")[0] + b"\n"
+    return model_dir, one, thousand
+
+
+def _limit_loop(args: tuple[str, bytes, float, str]) -> int:
+    """One process: parse + predict the same bytes for a fixed time; return rows scored."""
+    model_dir, body, seconds, mode = args
+    predictor = Predictor.load(Path(model_dir))
+    model = predictor.model
+    spec, booster = model._fitted()  # type: ignore[attr-defined]
+    names = list(predictor.schema.input_columns)
+    rows = 0
+    stop = time.perf_counter() + seconds
+    while time.perf_counter() < stop:
+        if mode == "raw":  # parse (pandas C engine, or a split for one row) + inplace_predict
+            if body.count(b"\n") <= 1:
+                frame = pd.DataFrame([body.decode().strip().split(",")], columns=names)
+            else:
+                frame = pd.read_csv(io.BytesIO(body), header=None, names=names)
+            booster.inplace_predict(spec.encode(frame))
+        else:  # our own decode + predict + encode, no HTTP
+            out = predictor.predict(decode_csv(body, predictor.schema))
+            encode_csv(out, predictor.csv_columns(out))
+        rows += body.count(b"\n")
+    return rows
+
+
+def in_process_limit(
+    model_dir: Path, body: bytes, seconds: float, workers: int, mode: str
+) -> float:
+    """Rows/s of ``workers`` processes x 1 thread scoring without HTTP."""
+    context = multiprocessing.get_context("fork")
+    with context.Pool(workers) as pool:
+        counts = pool.map(_limit_loop, [(str(model_dir), body, seconds, mode)] * workers)
+    return sum(counts) / seconds
+
+
+def sweep(port: int, one: bytes, thousand: bytes, seconds: float) -> dict[str, LoadResult]:
+    results = {}
+    for name, body in (("1-row", one), ("1000-row", thousand)):
+        for c in CONCURRENCY:
+            results[f"{name} c={c}"] = run_load(port, body, HEADERS, concurrency=c, seconds=seconds)
+    return results
+
+
+def naive_server(model_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes], int, float]:
+    port = free_port()
+    env = {**os.environ, "NAIVE_MODEL_DIR": str(model_dir), "OMP_NUM_THREADS": "1"}
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            str(workers),
+            "-b",
+            f"{LOOPBACK}:{port}",
+            "--no-control-socket",
+            "--chdir",
+            str(REPO / "benchmarks"),
+            "naive_server:app",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    while ping(LOOPBACK, port, timeout=1.0) != 200:
+        if process.poll() is not None or time.perf_counter() - started > 120:
+            raise RuntimeError("naive server did not start")
+        time.sleep(0.02)
+    return process, port, time.perf_counter() - started
+
+
+def row(name: str, result: LoadResult, rows_per_request: int) -> dict[str, float | str]:
+    return {
+        "point": name,
+        "req/s": round(result.rps, 1),
+        "rows/s": round(result.rps * rows_per_request),
+        "p50 ms": round(result.percentile(50), 2),
+        "p99 ms": round(result.percentile(99), 2),
+        "errors": result.errors,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir, one, thousand = build(Path(tmp))
+        trees = load_model(model_dir)._fitted()[1].num_boosted_rounds()  # type: ignore[attr-defined]
+        limits = {
+            (payload, mode): in_process_limit(model_dir, body, args.seconds, args.workers, mode)
+            for payload, body in (("1-row", one), ("1000-row", thousand))
+            for mode in ("raw", "ours")
+        }
+        env = {"SAGEMAKER_MODEL_SERVER_WORKERS": str(args.workers)}
+        with ServerProcess(model_dir, env=env) as server:
+            assert server.process is not None
+            ours = sweep(server.port, one, thousand, args.seconds)
+            _, ours_peak = process_tree_rss_mb(server.process.pid)
+            ours_start = server.startup_seconds
+        process, port, naive_start = naive_server(model_dir, args.workers)
+        try:
+            naive = sweep(port, one, thousand, args.seconds)
+            _, naive_peak = process_tree_rss_mb(process.pid)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    table = [row(f"retailsage {k}", v, 1000 if "1000" in k else 1) for k, v in ours.items()]
+    table += [row(f"naive {k}", v, 1000 if "1000" in k else 1) for k, v in naive.items()]
+    frame = pd.DataFrame(table)
+    print(
+        f"model: xgboost gap, {trees} trees, depth 6; workers={args.workers}; "
+        f"{args.seconds:.0f} s per point after 1 s warm-up; 1 row = {len(one)} B, "
+        f"1,000 rows = {len(thousand)} B"
+    )
+    print(frame.to_string(index=False))
+    best_ours = max(ours[f"1000-row c={c}"].rps * 1000 for c in CONCURRENCY)
+    best_naive = max(naive[f"1000-row c={c}"].rps * 1000 for c in CONCURRENCY)
+    summary = {
+        "in-process limit rows/s (parse + inplace_predict), 1-row": round(limits[("1-row", "raw")]),
+        "in-process limit rows/s (parse + inplace_predict), 1000-row": round(
+            limits[("1000-row", "raw")]
+        ),
+        "in-process ours rows/s (decode + predict + encode), 1-row": round(
+            limits[("1-row", "ours")]
+        ),
+        "in-process ours rows/s (decode + predict + encode), 1000-row": round(
+            limits[("1000-row", "ours")]
+        ),
+        "server best 1000-row rows/s": round(best_ours),
+        "naive best 1000-row rows/s": round(best_naive),
+        "1000-row throughput / in-process limit": round(best_ours / limits[("1000-row", "raw")], 3),
+        "1000-row throughput / naive": round(best_ours / best_naive, 2),
+        "1-row c=1 p99 ms": round(ours["1-row c=1"].percentile(99), 2),
+        "1-row c=1 req/s vs naive": round(ours["1-row c=1"].rps / naive["1-row c=1"].rps, 2),
+        "startup to /ping 200 s (ours)": round(ours_start, 2),
+        "startup to /ping 200 s (naive)": round(naive_start, 2),
+        "peak RSS MB, sum over master+workers (ours)": round(ours_peak),
+        "peak RSS MB, sum over master+workers (naive)": round(naive_peak),
+    }
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    np.random.seed(0)
+    sys.exit(main())

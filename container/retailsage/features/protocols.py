@@ -1,0 +1,175 @@
+"""Temporal evaluation protocols for the gap models (P1 and P2-cap).
+
+Both split :func:`~retailsage.features.gap.gap_training_rows` output at a cutoff date ``C`` so
+that training uses only what was known before ``C``:
+
+* **P1**: train on orders whose next order happened before ``C`` (their target is known at
+  ``C``); test on orders on/after ``C`` whose next order is observed in the data.
+* **P2-cap** with horizon ``H``: train on orders before ``C - H``; test on orders in
+  ``[C, END - H]``; the target is ``min(gap, H)`` in both, and "no next order in the data"
+  counts as ``H``. Every such target is observable (nothing is censored): a train order's capped
+  target is settled before ``C`` and a test order's before ``END``.
+
+``END`` is the last order date in the rows (2011-12-09 for the real Online Retail file).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from retailsage.core.errors import DataError, HyperparameterError
+from retailsage.features._frame import require_columns, to_day
+from retailsage.features.gap import NEXT_ORDER_DATE, ORDER_DATE, TARGET
+
+PROTOCOLS: tuple[str, ...] = ("p1", "p2cap")
+DEFAULT_CUTOFF_FRACTION = 0.75
+"""Default cutoff: the day at this fraction of the orders' time span."""
+
+
+@dataclass(frozen=True)
+class Split:
+    """A train/test split of gap rows.
+
+    Attributes:
+        train: training rows (a copy; P2-cap has the capped target in ``target``).
+        test: test rows (a copy).
+        target: the name of the target column in both frames.
+        protocol: ``"p1"`` or ``"p2cap"``.
+        cutoff: the cutoff day ``C``.
+        horizon_days: ``H`` for P2-cap, ``None`` for P1.
+    """
+
+    train: pd.DataFrame
+    test: pd.DataFrame
+    target: str
+    protocol: str = "p1"
+    cutoff: pd.Timestamp | None = None
+    horizon_days: int | None = None
+
+
+def split_p1(rows: pd.DataFrame, cutoff: str | pd.Timestamp) -> Split:
+    """Split gap rows by protocol P1 at ``cutoff``.
+
+    Args:
+        rows: :func:`~retailsage.features.gap.gap_training_rows` output.
+        cutoff: the cutoff day ``C``.
+
+    Returns:
+        Train = rows whose ``next_order_date < C``; test = rows with ``order_date >= C`` and an
+        observed next order. Target column ``gap_days`` unchanged.
+
+    Raises:
+        DataError: columns are missing or either side is empty.
+    """
+    require_columns(rows, (ORDER_DATE, NEXT_ORDER_DATE, TARGET), "gap rows")
+    day = to_day(cutoff)
+    next_order = rows[NEXT_ORDER_DATE]
+    train = rows.loc[(next_order < day).to_numpy()]
+    test = rows.loc[((rows[ORDER_DATE] >= day) & next_order.notna()).to_numpy()]
+    _require_both(train, test, f"P1 at cutoff {day.date()}")
+    return Split(train.copy(), test.copy(), TARGET, "p1", day, None)
+
+
+def split_p2cap(
+    rows: pd.DataFrame,
+    cutoff: str | pd.Timestamp,
+    horizon_days: int,
+    end: str | pd.Timestamp | None = None,
+) -> Split:
+    """Split gap rows by protocol P2-cap at ``cutoff`` with horizon ``horizon_days``.
+
+    Args:
+        rows: :func:`~retailsage.features.gap.gap_training_rows` output.
+        cutoff: the cutoff day ``C``.
+        horizon_days: the cap ``H`` in days (> 0).
+        end: the data's last day ``END``; ``None`` takes the latest ``order_date`` in ``rows``.
+
+    Returns:
+        Train = rows with ``order_date < C - H``; test = rows with ``C <= order_date <= END - H``.
+        In both, ``gap_days`` is replaced by ``min(gap_days, H)`` with a missing next order
+        counted as ``H``.
+
+    Raises:
+        HyperparameterError: ``horizon_days`` is not positive.
+        DataError: columns are missing or either side is empty.
+    """
+    require_columns(rows, (ORDER_DATE, TARGET), "gap rows")
+    if int(horizon_days) <= 0:
+        raise HyperparameterError(f"horizon_days must be > 0, got {horizon_days}")
+    day = to_day(cutoff)
+    horizon = pd.Timedelta(days=int(horizon_days))
+    last = to_day(end) if end is not None else rows[ORDER_DATE].max()
+    order_date = rows[ORDER_DATE]
+    train = _capped(rows.loc[(order_date < day - horizon).to_numpy()], horizon_days)
+    in_test = (order_date >= day) & (order_date <= last - horizon)
+    test = _capped(rows.loc[in_test.to_numpy()], horizon_days)
+    _require_both(train, test, f"P2-cap at cutoff {day.date()} with horizon {horizon_days} d")
+    return Split(train, test, TARGET, "p2cap", day, int(horizon_days))
+
+
+def temporal_holdout(
+    rows: pd.DataFrame,
+    protocol: str = "p1",
+    cutoff: str | pd.Timestamp | None = None,
+    horizon_days: int = 60,
+) -> Split:
+    """Split gap rows by the named protocol, choosing a default cutoff when none is given.
+
+    Args:
+        rows: :func:`~retailsage.features.gap.gap_training_rows` output.
+        protocol: ``"p1"`` or ``"p2cap"``.
+        cutoff: the cutoff day; ``None`` takes :func:`default_cutoff`.
+        horizon_days: ``H`` for P2-cap (ignored by P1).
+
+    Returns:
+        The :class:`Split`.
+
+    Raises:
+        HyperparameterError: unknown protocol or bad horizon.
+        DataError: columns are missing, the rows are empty, or a side of the split is empty.
+    """
+    if protocol not in PROTOCOLS:
+        raise HyperparameterError(f"protocol must be one of {list(PROTOCOLS)}, got {protocol!r}")
+    day = default_cutoff(rows) if cutoff is None else cutoff
+    if protocol == "p1":
+        return split_p1(rows, day)
+    return split_p2cap(rows, day, horizon_days)
+
+
+def default_cutoff(rows: pd.DataFrame) -> pd.Timestamp:
+    """Return the day at :data:`DEFAULT_CUTOFF_FRACTION` of the rows' order-date span.
+
+    Args:
+        rows: gap rows with an ``order_date`` column.
+
+    Returns:
+        That day (midnight).
+
+    Raises:
+        DataError: the rows are empty or lack ``order_date``.
+    """
+    require_columns(rows, (ORDER_DATE,), "gap rows")
+    if rows.empty:
+        raise DataError("no gap rows to split: the data has no customer orders")
+    first, last = rows[ORDER_DATE].min(), rows[ORDER_DATE].max()
+    return (first + (last - first) * DEFAULT_CUTOFF_FRACTION).normalize()
+
+
+def _capped(rows: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
+    """Copy of ``rows`` with the target replaced by min(gap, H), a missing gap counting as H."""
+    capped = rows.copy()
+    gap = capped[TARGET].to_numpy(dtype=np.float64, na_value=np.nan)
+    capped[TARGET] = np.minimum(np.nan_to_num(gap, nan=np.inf), float(horizon_days))
+    return capped
+
+
+def _require_both(train: pd.DataFrame, test: pd.DataFrame, what: str) -> None:
+    """Raise :class:`DataError` when the train or test side of a split is empty."""
+    if train.empty or test.empty:
+        raise DataError(
+            f"{what} leaves {len(train)} train and {len(test)} test rows; "
+            "choose a cutoff inside the data's date range (and a shorter horizon)"
+        )

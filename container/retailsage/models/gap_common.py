@@ -1,0 +1,110 @@
+"""Pieces both gap families share: output columns, target handling, training-row filtering."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from retailsage.core.errors import DataError
+from retailsage.features.gap import TARGET
+from retailsage.models.outlier_filter import inlier_mask
+from retailsage.models.tabular import TabularSpec, numeric_column
+
+GAP_OUTPUT_COLUMNS: tuple[str, ...] = ("predicted_gap_days",)
+
+
+class OutlierFilterConfig(Protocol):
+    """The config fields the outlier filter reads."""
+
+    @property
+    def outlier_filter(self) -> bool:
+        """Whether to drop outlier customers before training."""
+        ...
+
+    @property
+    def outlier_contamination(self) -> float:
+        """Expected outlier fraction of customers."""
+        ...
+
+    @property
+    def seed(self) -> int:
+        """Random seed."""
+        ...
+
+
+def observed_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return the rows whose target is observed (a customer's last order has none).
+
+    Args:
+        frame: gap rows carrying ``gap_days``.
+
+    Returns:
+        The rows with a non-missing target.
+
+    Raises:
+        DataError: the target column is missing or no row has an observed target.
+    """
+    if TARGET not in frame.columns:
+        raise DataError(f"rows have no target column {TARGET!r}")
+    target = numeric_column(frame[TARGET], TARGET)
+    rows = frame.loc[~np.isnan(target)]
+    if rows.empty:
+        raise DataError(f"no row has an observed {TARGET!r} target")
+    return rows
+
+
+def filtered_training_rows(
+    train: pd.DataFrame, spec: TabularSpec, config: OutlierFilterConfig
+) -> pd.DataFrame:
+    """Keep rows with an observed target, then apply the optional outlier-customer filter.
+
+    Args:
+        train: training rows carrying ``gap_days`` (NaN for a customer's last order).
+        spec: the learned input spec.
+        config: the family config (``outlier_filter``, ``outlier_contamination``, ``seed``).
+
+    Returns:
+        The rows to fit on.
+
+    Raises:
+        DataError: no row has an observed target.
+    """
+    rows = observed_rows(train)
+    if config.outlier_filter:
+        keep = inlier_mask(
+            rows, spec, TARGET, contamination=config.outlier_contamination, seed=config.seed
+        )
+        rows = rows.loc[keep]
+    return rows
+
+
+def target_array(frame: pd.DataFrame, *, log_target: bool) -> np.ndarray:
+    """Return the target as float32-safe float64, ``log1p``-transformed when asked.
+
+    Args:
+        frame: rows carrying ``gap_days``.
+        log_target: apply ``log1p``.
+
+    Returns:
+        The (transformed) target.
+
+    Raises:
+        DataError: the target is missing, NaN or negative.
+    """
+    if TARGET not in frame.columns:
+        raise DataError(f"rows have no target column {TARGET!r}")
+    y = numeric_column(frame[TARGET], TARGET)
+    if np.isnan(y).any() or (y < 0).any():
+        raise DataError(f"target {TARGET!r} must be observed and >= 0 in every fitted row")
+    return np.log1p(y) if log_target else y
+
+
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """Return the MAE and RMSE reported per round/epoch (``validation:mae``/``:rmse``)."""
+    error = y_pred - y_true
+    return {
+        "mae": float(np.mean(np.abs(error))),
+        "rmse": float(np.sqrt(np.mean(error * error))),
+    }

@@ -1,0 +1,279 @@
+"""PyTorch LSTM predicting days to the next purchase from each row's own gap sequence.
+
+Rows are the gap feature rows of ``retailsage.features.gap``; the sequence and covariate arrays
+come from ``retailsage.features.sequences``. CPU by default, CUDA automatically when present
+(``device=auto``); seeded and deterministic on CPU. The weights are a ``state_dict`` in
+``model.pt`` loaded with ``weights_only=True``; shapes, scalers and encodings live in the
+manifest.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Self
+
+import numpy as np
+import pandas as pd
+import torch
+
+from retailsage.core.errors import ArtifactError, NotFittedError
+from retailsage.core.hyperparameters import check_range
+from retailsage.data.schema import COUNTRY
+from retailsage.features.gap import N_LAGS, TARGET
+from retailsage.models.base import TrainingHooks
+from retailsage.models.gap_common import (
+    GAP_OUTPUT_COLUMNS,
+    filtered_training_rows,
+    observed_rows,
+    target_array,
+)
+from retailsage.models.lstm_network import (
+    GapNetwork,
+    NetworkShape,
+    covariate_count,
+    covariate_scaler,
+    network_inputs,
+    step_feature_count,
+)
+from retailsage.models.lstm_training import LoopSettings, predict_scaled, train_network
+from retailsage.models.tabular import TabularSpec
+
+LOGGER = logging.getLogger(__name__)
+MODEL_FILE = "model.pt"
+
+
+@dataclass(frozen=True)
+class LSTMGapConfig:
+    """Hyperparameters of the LSTM gap model.
+
+    Attributes:
+        epochs: maximum training epochs.
+        hidden_size: LSTM hidden units (also the head's width).
+        num_layers: stacked LSTM layers.
+        window_length: gaps per sequence (1..12).
+        learning_rate: Adam learning rate.
+        batch_size: rows per optimiser step.
+        dropout: dropout between LSTM layers and in the head.
+        loss: ``l1`` (MAE), ``huber`` or ``mse`` on the scaled target.
+        log_target: train on ``log1p(days)`` (standardised) instead of standardised days.
+        early_stopping_epochs: patience on validation MAE (0 disables).
+        seed: random seed.
+        device: ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
+        outlier_filter: drop Isolation-Forest outlier customers from the training rows.
+        outlier_contamination: expected outlier fraction of customers for that filter.
+    """
+
+    epochs: int = 40
+    hidden_size: int = 32
+    num_layers: int = 1
+    window_length: int = 12
+    learning_rate: float = 0.003
+    batch_size: int = 256
+    dropout: float = 0.1
+    loss: Literal["l1", "huber", "mse"] = "l1"
+    log_target: bool = False
+    early_stopping_epochs: int = 8
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    outlier_filter: bool = False
+    outlier_contamination: float = 0.02
+
+    def __post_init__(self) -> None:
+        """Range-check every value (raises HyperparameterError)."""
+        check_range("epochs", self.epochs, low=1, high=10_000)
+        check_range("hidden_size", self.hidden_size, low=1, high=4096)
+        check_range("num_layers", self.num_layers, low=1, high=8)
+        check_range("window_length", self.window_length, low=1, high=N_LAGS)
+        check_range("learning_rate", self.learning_rate, low=0.0, high=1.0, low_open=True)
+        check_range("batch_size", self.batch_size, low=1, high=1_000_000)
+        check_range("dropout", self.dropout, low=0.0, high=1.0, high_open=True)
+        check_range("early_stopping_epochs", self.early_stopping_epochs, low=0)
+        check_range(
+            "outlier_contamination", self.outlier_contamination, low=0.0, high=0.5, low_open=True
+        )
+
+
+class LSTMGap:
+    """LSTM + covariates + country embedding predicting ``predicted_gap_days``."""
+
+    name: ClassVar[str] = "lstm"
+    config_cls: ClassVar[type[Any]] = LSTMGapConfig
+    output_columns: ClassVar[tuple[str, ...]] = GAP_OUTPUT_COLUMNS
+    format_version: ClassVar[int] = 1
+
+    def __init__(self, config: LSTMGapConfig | None = None) -> None:
+        """Store the config; nothing is fitted yet.
+
+        Args:
+            config: hyperparameters (defaults when omitted).
+        """
+        self.config = config or LSTMGapConfig()
+        self.spec_: TabularSpec | None = None
+        self.network_: GapNetwork | None = None
+        self.scaling_: dict[str, Any] = {}
+
+    def fit(
+        self,
+        train: pd.DataFrame,
+        validation: pd.DataFrame | None = None,
+        *,
+        hooks: TrainingHooks | None = None,
+    ) -> Self:
+        """Fit on gap rows carrying ``gap_days``; early-stop on ``validation`` when given.
+
+        Args:
+            train: training rows (gap feature columns plus ``gap_days``).
+            validation: optional rows for early stopping and per-epoch metrics.
+            hooks: checkpointing, metric and stop hooks from the training runner.
+
+        Returns:
+            ``self``.
+
+        Raises:
+            DataError: no target column or no usable rows.
+            TrainingInterrupted: ``hooks.should_stop()`` turned True (after a checkpoint).
+        """
+        hooks = hooks or TrainingHooks()
+        spec = TabularSpec.learn(train, TARGET)
+        rows = filtered_training_rows(train, spec, self.config)
+        y = target_array(rows, log_target=self.config.log_target)
+        scaling = {
+            "covariates": covariate_scaler(rows, spec),
+            "target_mean": float(y.mean()),
+            "target_std": float(y.std()) or 1.0,
+        }
+        self.spec_, self.scaling_ = spec, scaling
+        device = _device(self.config.device)
+        torch.manual_seed(self.config.seed)
+        network = GapNetwork(self._shape(spec)).to(device)
+        scaled = (y - scaling["target_mean"]) / scaling["target_std"]
+        val = None
+        if validation is not None:
+            val_rows = observed_rows(validation)
+            val = (self._inputs(val_rows), target_array(val_rows, log_target=False))
+        self.network_ = train_network(
+            network, (self._inputs(rows), scaled), val, self._settings(device), hooks
+        ).to("cpu")
+        return self
+
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Predict days to the next purchase, one row per input row.
+
+        Args:
+            frame: gap rows carrying ``input_columns`` (extra columns are ignored).
+
+        Returns:
+            A frame with ``predicted_gap_days`` (>= 0), indexed like ``frame``.
+
+        Raises:
+            NotFittedError: before ``fit``/``load``.
+            BadInput: a missing or non-numeric column.
+        """
+        _, network = self._fitted()
+        scaled = predict_scaled(network, self._inputs(frame), torch.device("cpu"))
+        return pd.DataFrame({GAP_OUTPUT_COLUMNS[0]: self._to_days(scaled)}, index=frame.index)
+
+    def save(self, model_dir: Path) -> dict[str, Any]:
+        """Write the ``state_dict`` to ``model.pt``; return shapes and scalers for the manifest.
+
+        Args:
+            model_dir: the destination directory.
+
+        Returns:
+            Extra manifest fields (``feature_spec``, ``scaling``, ``network``, ``model_file``).
+        """
+        spec, network = self._fitted()
+        torch.save(network.state_dict(), model_dir / MODEL_FILE)
+        return {
+            "feature_spec": spec.to_dict(),
+            "scaling": self.scaling_,
+            "network": self._shape(spec).__dict__,
+            "model_file": MODEL_FILE,
+        }
+
+    @classmethod
+    def load(cls, model_dir: Path, manifest: dict[str, Any]) -> Self:
+        """Rebuild the network from the manifest shapes and ``model.pt`` (weights only, CPU).
+
+        Args:
+            model_dir: the directory ``save`` wrote.
+            manifest: the parsed ``manifest.json``.
+
+        Returns:
+            A fitted model in eval mode.
+
+        Raises:
+            ArtifactError: the weights file is missing or does not match the stored shapes.
+        """
+        path = model_dir / MODEL_FILE
+        if not path.is_file():
+            raise ArtifactError(f"{path} is missing; the lstm artifact is incomplete")
+        model = cls(LSTMGapConfig(**manifest["config"]))
+        network = GapNetwork(NetworkShape(**manifest["network"]))
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            network.load_state_dict(state)
+        except (RuntimeError, OSError, KeyError) as exc:
+            raise ArtifactError(f"cannot load LSTM weights from {path}: {exc}") from exc
+        model.network_ = network.eval()
+        model.spec_ = TabularSpec.from_dict(manifest["feature_spec"])
+        model.scaling_ = dict(manifest["scaling"])
+        return model
+
+    @property
+    def input_columns(self) -> tuple[str, ...]:
+        """Gap feature columns in CSV order (known after fit)."""
+        spec, _ = self._fitted()
+        return spec.columns
+
+    def _fitted(self) -> tuple[TabularSpec, GapNetwork]:
+        """Return the learned state or raise NotFittedError."""
+        if self.spec_ is None or self.network_ is None:
+            raise NotFittedError("LSTMGap is not fitted; call fit() or load() first")
+        return self.spec_, self.network_
+
+    def _inputs(self, frame: pd.DataFrame) -> Any:
+        """Build network inputs with the learned spec and covariate scaler."""
+        assert self.spec_ is not None
+        return network_inputs(
+            frame, self.spec_, self.config.window_length, self.scaling_["covariates"]
+        )
+
+    def _shape(self, spec: TabularSpec) -> NetworkShape:
+        """The network sizes for this config and spec."""
+        return NetworkShape(
+            step_features=step_feature_count(),
+            covariates=covariate_count(),
+            countries=spec.cardinality(COUNTRY) if COUNTRY in spec.categories else 1,
+            hidden_size=self.config.hidden_size,
+            num_layers=self.config.num_layers,
+            dropout=self.config.dropout,
+        )
+
+    def _settings(self, device: torch.device) -> LoopSettings:
+        """Loop settings from the config."""
+        return LoopSettings(
+            epochs=self.config.epochs,
+            batch_size=self.config.batch_size,
+            learning_rate=self.config.learning_rate,
+            loss=self.config.loss,
+            seed=self.config.seed,
+            patience=self.config.early_stopping_epochs or None,
+            device=device,
+            to_days=self._to_days,
+        )
+
+    def _to_days(self, scaled: np.ndarray) -> np.ndarray:
+        """Undo the target scaling; clip at zero days."""
+        y = scaled * self.scaling_["target_std"] + self.scaling_["target_mean"]
+        days = np.expm1(y) if self.config.log_target else y
+        return np.clip(days, 0.0, None)
+
+
+def _device(choice: str) -> torch.device:
+    """Resolve ``auto`` to CUDA when available, else CPU."""
+    if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda")
+    return torch.device("cpu")

@@ -1,0 +1,194 @@
+"""The LSTM training loop: seeded epochs, metrics, early stopping, checkpoints and resume.
+
+Every epoch reseeds torch and draws its shuffle from ``(seed, epoch)``, so an interrupted run
+resumed from the checkpoint of epoch ``k`` continues exactly as the uninterrupted run would
+(on CPU). Checkpoints hold tensors and plain numbers only and load with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from retailsage.models.base import TrainingHooks, TrainingInterrupted
+from retailsage.models.checkpoints import (
+    checkpoint_path,
+    newest_checkpoint,
+    prune_checkpoints,
+    write_atomically,
+)
+from retailsage.models.gap_common import regression_metrics
+from retailsage.models.lstm_network import GapNetwork, NetworkInputs
+
+LOGGER = logging.getLogger(__name__)
+CHECKPOINT_PREFIX = "lstm"
+CHECKPOINT_SUFFIX = ".pt"
+_LOSSES: dict[str, Callable[[], nn.Module]] = {
+    "l1": nn.L1Loss,
+    "huber": nn.SmoothL1Loss,
+    "mse": nn.MSELoss,
+}
+
+
+@dataclass
+class LoopSettings:
+    """What the loop needs from the config, plus the device and target inverse transform."""
+
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    loss: str
+    seed: int
+    patience: int | None
+    device: torch.device
+    to_days: Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass
+class LoopState:
+    """Progress that a checkpoint carries."""
+
+    epoch: int = 0
+    best_score: float = float("inf")
+    bad_epochs: int = 0
+    best_model: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+def train_network(
+    network: GapNetwork,
+    train: tuple[NetworkInputs, np.ndarray],
+    validation: tuple[NetworkInputs, np.ndarray] | None,
+    settings: LoopSettings,
+    hooks: TrainingHooks,
+) -> GapNetwork:
+    """Train ``network`` in place (resuming from a checkpoint) and return it in eval mode.
+
+    Args:
+        network: a freshly initialised network on ``settings.device``.
+        train: inputs and scaled targets.
+        validation: inputs and targets in days, or ``None``.
+        settings: epochs, batch size, optimiser and stopping settings.
+        hooks: checkpoint, metric and stop hooks.
+
+    Returns:
+        The network with its best (or final) weights, in eval mode.
+
+    Raises:
+        TrainingInterrupted: a stop was requested; the epoch's checkpoint is written first.
+    """
+    optimizer = torch.optim.Adam(network.parameters(), lr=settings.learning_rate)
+    state = _resume(network, optimizer, hooks)
+    loss_fn = _LOSSES[settings.loss]()
+    tensors = train[0].tensors(settings.device)
+    target = torch.from_numpy(train[1].astype(np.float32)).to(settings.device)
+    while state.epoch < settings.epochs and not _patience_spent(state, settings):
+        _run_epoch(network, optimizer, loss_fn, tensors, target, settings, state.epoch)
+        state.epoch += 1
+        if validation is not None:
+            _validate(network, validation, settings, state, hooks)
+        _checkpoint(network, optimizer, state, hooks)
+        if hooks.should_stop():
+            raise TrainingInterrupted(f"stop requested after epoch {state.epoch}")
+    if validation is not None and state.best_model:
+        network.load_state_dict(state.best_model)
+    return network.eval()
+
+
+def predict_scaled(network: GapNetwork, inputs: NetworkInputs, device: torch.device) -> np.ndarray:
+    """Run the network in inference mode and return its scaled outputs as float64."""
+    network.eval()
+    with torch.inference_mode():
+        out = network(*inputs.tensors(device))
+    return out.detach().cpu().numpy().astype(np.float64)
+
+
+def _patience_spent(state: LoopState, settings: LoopSettings) -> bool:
+    """True once validation MAE has not improved for ``patience`` epochs."""
+    return settings.patience is not None and state.bad_epochs >= settings.patience
+
+
+def _run_epoch(
+    network: GapNetwork,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: nn.Module,
+    tensors: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    target: torch.Tensor,
+    settings: LoopSettings,
+    epoch: int,
+) -> None:
+    """One pass over the shuffled training rows, seeded by ``(seed, epoch)``."""
+    torch.manual_seed(settings.seed * 100_003 + epoch)
+    order = np.random.default_rng([settings.seed, epoch]).permutation(len(target))
+    network.train()
+    for start in range(0, len(order), settings.batch_size):
+        batch = torch.from_numpy(order[start : start + settings.batch_size]).to(settings.device)
+        optimizer.zero_grad()
+        output = network(*(t.index_select(0, batch) for t in tensors))
+        loss = loss_fn(output, target.index_select(0, batch))
+        loss.backward()
+        optimizer.step()
+
+
+def _validate(
+    network: GapNetwork,
+    validation: tuple[NetworkInputs, np.ndarray],
+    settings: LoopSettings,
+    state: LoopState,
+    hooks: TrainingHooks,
+) -> None:
+    """Report validation MAE/RMSE in days and track the best weights."""
+    predicted = settings.to_days(predict_scaled(network, validation[0], settings.device))
+    metrics = regression_metrics(validation[1], predicted)
+    for name, value in metrics.items():
+        hooks.on_metric(f"validation:{name}", value, state.epoch)
+    if metrics["mae"] < state.best_score:
+        state.best_score = metrics["mae"]
+        state.bad_epochs = 0
+        state.best_model = {k: v.detach().clone() for k, v in network.state_dict().items()}
+    else:
+        state.bad_epochs += 1
+
+
+def _checkpoint(
+    network: GapNetwork, optimizer: torch.optim.Optimizer, state: LoopState, hooks: TrainingHooks
+) -> None:
+    """Write this epoch's checkpoint atomically and keep only the last few."""
+    directory = hooks.checkpoint_dir
+    if directory is None:
+        return
+    payload: dict[str, Any] = {
+        "epoch": state.epoch,
+        "best_score": state.best_score,
+        "bad_epochs": state.bad_epochs,
+        "best_model": state.best_model,
+        "model": network.state_dict(),
+        "optimizer": optimizer.state_dict(),
+    }
+    path = checkpoint_path(directory, CHECKPOINT_PREFIX, state.epoch, CHECKPOINT_SUFFIX)
+    write_atomically(path, lambda temp: torch.save(payload, temp))
+    prune_checkpoints(directory, CHECKPOINT_PREFIX, CHECKPOINT_SUFFIX)
+
+
+def _resume(
+    network: GapNetwork, optimizer: torch.optim.Optimizer, hooks: TrainingHooks
+) -> LoopState:
+    """Restore weights, optimiser and progress from the newest checkpoint, if any."""
+    newest = newest_checkpoint(hooks.checkpoint_dir, CHECKPOINT_PREFIX, CHECKPOINT_SUFFIX)
+    if newest is None:
+        return LoopState()
+    payload = torch.load(newest[1], map_location="cpu", weights_only=True)
+    network.load_state_dict(payload["model"])
+    optimizer.load_state_dict(payload["optimizer"])
+    LOGGER.info("resuming lstm from %s (epoch %d)", newest[1], payload["epoch"])
+    return LoopState(
+        epoch=int(payload["epoch"]),
+        best_score=float(payload["best_score"]),
+        bad_epochs=int(payload["bad_epochs"]),
+        best_model=dict(payload["best_model"]),
+    )

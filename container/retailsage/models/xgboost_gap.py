@@ -1,0 +1,293 @@
+"""XGBoost regressor for days-to-next-purchase, with checkpoints and per-row explanations.
+
+Inputs are the gap feature rows (``retailsage.features.gap``); string columns such as
+``Country`` are encoded with a mapping learned at fit time (:class:`TabularSpec`). The booster is
+stored as native UBJ (``model.ubj``); loading checks the saving xgboost version (an xgboost 3.0
+reader silently misreads 3.1+ models) and sets ``nthread=1`` for serving workers.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Self
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+from retailsage.core.errors import ArtifactError, NotFittedError
+from retailsage.core.hyperparameters import check_range
+from retailsage.features.gap import TARGET
+from retailsage.models.base import TrainingHooks
+from retailsage.models.gap_common import (
+    GAP_OUTPUT_COLUMNS,
+    filtered_training_rows,
+    observed_rows,
+    target_array,
+)
+from retailsage.models.tabular import TabularSpec
+from retailsage.models.xgboost_training import train_booster
+
+LOGGER = logging.getLogger(__name__)
+MODEL_FILE = "model.ubj"
+
+Objective = Literal["reg:squarederror", "reg:absoluteerror", "reg:pseudohubererror"]
+
+
+@dataclass(frozen=True)
+class XGBoostGapConfig:
+    """Hyperparameters of the XGBoost gap model (names as in upstream XGBoost).
+
+    Attributes:
+        num_round: maximum boosting rounds.
+        eta: learning rate.
+        max_depth: maximum tree depth.
+        min_child_weight: minimum hessian sum per leaf.
+        subsample: row subsample ratio per tree.
+        colsample_bytree: column subsample ratio per tree.
+        early_stopping_rounds: stop after this many rounds without validation MAE improvement
+            (only when a validation set is given; 0 disables).
+        objective: the regression loss.
+        huber_slope: delta of ``reg:pseudohubererror`` (in target units, log units with
+            ``log_target``).
+        log_target: fit on ``log1p(gap)`` and predict ``expm1`` of the output.
+        seed: random seed.
+        nthread: training threads (0 = all cores); serving always loads with 1.
+        outlier_filter: drop Isolation-Forest outlier customers from the training rows.
+        outlier_contamination: expected outlier fraction of customers for that filter.
+    """
+
+    num_round: int = 600
+    eta: float = 0.05
+    max_depth: int = 6
+    min_child_weight: float = 5.0
+    subsample: float = 0.8
+    colsample_bytree: float = 0.8
+    early_stopping_rounds: int = 40
+    objective: Objective = "reg:absoluteerror"
+    huber_slope: float = 1.0
+    log_target: bool = False
+    seed: int = 0
+    nthread: int = 0
+    outlier_filter: bool = False
+    outlier_contamination: float = 0.02
+
+    def __post_init__(self) -> None:
+        """Range-check every value (raises HyperparameterError)."""
+        check_range("num_round", self.num_round, low=1, high=100_000)
+        check_range("eta", self.eta, low=0.0, high=1.0, low_open=True)
+        check_range("max_depth", self.max_depth, low=1, high=20)
+        check_range("min_child_weight", self.min_child_weight, low=0.0)
+        check_range("subsample", self.subsample, low=0.0, high=1.0, low_open=True)
+        check_range("colsample_bytree", self.colsample_bytree, low=0.0, high=1.0, low_open=True)
+        check_range("early_stopping_rounds", self.early_stopping_rounds, low=0)
+        check_range("huber_slope", self.huber_slope, low=0.0, low_open=True)
+        check_range("nthread", self.nthread, low=0, high=1024)
+        check_range(
+            "outlier_contamination", self.outlier_contamination, low=0.0, high=0.5, low_open=True
+        )
+
+    def booster_params(self) -> dict[str, Any]:
+        """Return the parameter dict handed to ``xgb.train``."""
+        params: dict[str, Any] = {
+            "objective": self.objective,
+            "eta": self.eta,
+            "max_depth": self.max_depth,
+            "min_child_weight": self.min_child_weight,
+            "subsample": self.subsample,
+            "colsample_bytree": self.colsample_bytree,
+            "tree_method": "hist",
+            "seed": self.seed,
+            "nthread": self.nthread,
+            "disable_default_eval_metric": 1,
+        }
+        if self.objective == "reg:pseudohubererror":
+            params["huber_slope"] = self.huber_slope
+        return params
+
+
+class XGBoostGap:
+    """Gradient-boosted trees predicting ``predicted_gap_days`` from gap feature rows."""
+
+    name: ClassVar[str] = "xgboost"
+    config_cls: ClassVar[type[Any]] = XGBoostGapConfig
+    output_columns: ClassVar[tuple[str, ...]] = GAP_OUTPUT_COLUMNS
+    format_version: ClassVar[int] = 1
+
+    def __init__(self, config: XGBoostGapConfig | None = None) -> None:
+        """Store the config; nothing is fitted yet.
+
+        Args:
+            config: hyperparameters (defaults when omitted).
+        """
+        self.config = config or XGBoostGapConfig()
+        self.spec_: TabularSpec | None = None
+        self.booster_: xgb.Booster | None = None
+
+    def fit(
+        self,
+        train: pd.DataFrame,
+        validation: pd.DataFrame | None = None,
+        *,
+        hooks: TrainingHooks | None = None,
+    ) -> Self:
+        """Fit on gap rows carrying ``gap_days``; early-stop on ``validation`` when given.
+
+        Args:
+            train: training rows (feature columns plus ``gap_days``).
+            validation: optional rows for early stopping and per-round metrics.
+            hooks: checkpointing, metric and stop hooks from the training runner.
+
+        Returns:
+            ``self``.
+
+        Raises:
+            DataError: no target column, or no usable training rows.
+            TrainingInterrupted: ``hooks.should_stop()`` turned True (after a checkpoint).
+        """
+        hooks = hooks or TrainingHooks()
+        spec = TabularSpec.learn(train, TARGET)
+        train = filtered_training_rows(train, spec, self.config)
+        dtrain = self._dmatrix(spec, train, with_label=True)
+        dval = (
+            self._dmatrix(spec, observed_rows(validation), with_label=True)
+            if validation is not None
+            else None
+        )
+        self.booster_ = train_booster(
+            self.config.booster_params(),
+            dtrain,
+            dval,
+            num_round=self.config.num_round,
+            early_stopping_rounds=self.config.early_stopping_rounds or None,
+            log_target=self.config.log_target,
+            hooks=hooks,
+        )
+        self.spec_ = spec
+        return self
+
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Predict days to the next purchase, one row per input row.
+
+        Args:
+            frame: rows carrying ``input_columns`` (extra columns are ignored).
+
+        Returns:
+            A frame with ``predicted_gap_days`` (>= 0), indexed like ``frame``.
+
+        Raises:
+            NotFittedError: before ``fit``/``load``.
+            BadInput: a missing or non-numeric column.
+        """
+        spec, booster = self._fitted()
+        margin = booster.inplace_predict(spec.encode(frame))
+        return pd.DataFrame(
+            {GAP_OUTPUT_COLUMNS[0]: self._to_days(np.asarray(margin, dtype=np.float64))},
+            index=frame.index,
+        )
+
+    def explain(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Per-prediction feature contributions (SHAP values from ``pred_contribs``).
+
+        Each row sums to the model output before clipping: the predicted days, or
+        ``log1p(predicted days)`` when ``log_target`` is set.
+
+        Args:
+            frame: rows carrying ``input_columns``.
+
+        Returns:
+            One column per input column plus ``bias``, indexed like ``frame``.
+        """
+        spec, booster = self._fitted()
+        matrix = xgb.DMatrix(spec.encode(frame), feature_names=list(spec.columns))
+        contribs = booster.predict(matrix, pred_contribs=True)
+        return pd.DataFrame(contribs, columns=[*spec.columns, "bias"], index=frame.index)
+
+    def save(self, model_dir: Path) -> dict[str, Any]:
+        """Write ``model.ubj`` and return the feature spec for the manifest.
+
+        Args:
+            model_dir: the destination directory.
+
+        Returns:
+            Extra manifest fields (``feature_spec``, ``model_file``).
+        """
+        spec, booster = self._fitted()
+        booster.save_model(str(model_dir / MODEL_FILE))
+        return {"feature_spec": spec.to_dict(), "model_file": MODEL_FILE}
+
+    @classmethod
+    def load(cls, model_dir: Path, manifest: dict[str, Any]) -> Self:
+        """Rebuild from ``model.ubj`` and the manifest; serving threads are set to 1.
+
+        Args:
+            model_dir: the directory ``save`` wrote.
+            manifest: the parsed ``manifest.json``.
+
+        Returns:
+            A fitted model.
+
+        Raises:
+            ArtifactError: missing file or an incompatible saving xgboost version.
+        """
+        check_xgboost_version(manifest.get("libraries", {}))
+        path = model_dir / MODEL_FILE
+        if not path.is_file():
+            raise ArtifactError(f"{path} is missing; the xgboost artifact is incomplete")
+        model = cls(XGBoostGapConfig(**manifest["config"]))
+        booster = xgb.Booster()
+        booster.load_model(str(path))
+        booster.set_param({"nthread": 1})
+        model.booster_ = booster
+        model.spec_ = TabularSpec.from_dict(manifest["feature_spec"])
+        return model
+
+    @property
+    def input_columns(self) -> tuple[str, ...]:
+        """Feature columns in CSV order (known after fit)."""
+        spec, _ = self._fitted()
+        return spec.columns
+
+    def _fitted(self) -> tuple[TabularSpec, xgb.Booster]:
+        """Return the learned state or raise NotFittedError."""
+        if self.spec_ is None or self.booster_ is None:
+            raise NotFittedError("XGBoostGap is not fitted; call fit() or load() first")
+        return self.spec_, self.booster_
+
+    def _dmatrix(self, spec: TabularSpec, frame: pd.DataFrame, *, with_label: bool) -> xgb.DMatrix:
+        """Encode rows into a DMatrix, the label transformed for ``log_target``."""
+        label = target_array(frame, log_target=self.config.log_target) if with_label else None
+        return xgb.DMatrix(spec.encode(frame), label=label, feature_names=list(spec.columns))
+
+    def _to_days(self, margin: np.ndarray) -> np.ndarray:
+        """Map the booster output back to days, clipped at zero."""
+        days = np.expm1(margin) if self.config.log_target else margin
+        return np.clip(days, 0.0, None)
+
+
+def check_xgboost_version(libraries: dict[str, Any]) -> None:
+    """Refuse a booster saved by an xgboost whose major.minor differs from the installed one.
+
+    Args:
+        libraries: the manifest's ``libraries`` map.
+
+    Raises:
+        ArtifactError: the versions differ, or the manifest does not record one.
+    """
+    saved = libraries.get("xgboost") or libraries.get("xgboost-cpu")
+    if saved is None:
+        raise ArtifactError("manifest does not record the xgboost version the model was saved with")
+    installed = xgb.__version__
+    if _major_minor(str(saved)) != _major_minor(installed):
+        raise ArtifactError(
+            f"model saved with xgboost {saved} but this image has xgboost {installed}; "
+            "booster files are not portable across minor versions (3.0 misreads 3.1+ models); "
+            "retrain or serve with the matching image"
+        )
+
+
+def _major_minor(version: str) -> tuple[str, ...]:
+    """Return the first two dotted components of a version string."""
+    return tuple(version.split(".")[:2])

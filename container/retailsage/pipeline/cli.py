@@ -1,0 +1,91 @@
+"""``retailsage pipeline run``: the deployed state machine, end to end on this machine."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from retailsage.core.errors import UserError
+from retailsage.models.registry import MODEL_TYPES
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``pipeline`` command and its ``run`` sub-command.
+
+    Args:
+        subparsers: the top-level parser's sub-command set.
+    """
+    pipeline = subparsers.add_parser("pipeline", help="run the Step Functions pipeline locally")
+    actions = pipeline.add_subparsers(dest="pipeline_command", required=True, metavar="ACTION")
+    run = actions.add_parser(
+        "run",
+        help="synthesize the stacks and run the state machine on moto with the real code",
+        description="Synthesize the CDK app, start moto's Step Functions engine on this machine "
+        "and run one execution whose Lambda, training and transform states run the project's "
+        "real code (no AWS account, no Docker).",
+    )
+    run.add_argument(
+        "--data", type=Path, help="transactions file or directory (default: generated)"
+    )
+    run.add_argument("--rows", type=int, default=None, help="generated rows (default 30000)")
+    run.add_argument("--model-type", choices=MODEL_TYPES, default="xgboost")
+    run.add_argument(
+        "--hp", action="append", default=[], metavar="KEY=VALUE", help="hyperparameter override"
+    )
+    run.add_argument("--quality-threshold", type=float, help="gate threshold (forces rejection)")
+    run.add_argument("--inject-failure", metavar="STATE", help="Task state to fail on purpose")
+    run.add_argument("--run-id", help="execution name (default: time and model type)")
+    run.add_argument("--runs-dir", type=Path, default=Path("runs"), help="local report root")
+    run.set_defaults(func=run_command)
+
+
+def _hyperparameters(items: list[str]) -> dict[str, str]:
+    """Parse ``--hp KEY=VALUE`` items."""
+    values: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"--hp expects KEY=VALUE, got {item!r}")
+        values[key] = value
+    return values
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run one local execution and print its summary.
+
+    Args:
+        args: the parsed ``pipeline run`` arguments.
+
+    Returns:
+        0 when the execution succeeded (a rejected model included: it is a designed outcome), 1
+        when it failed, 2 for a usage error.
+    """
+    from retailsage.pipeline.run import DEFAULT_ROWS, LocalPipeline, RunOptions
+
+    if not getattr(args, "verbose", False):
+        # moto logs every forwarded SageMaker call and every Catch-handled failure; the
+        # progress lines already show both.
+        logging.getLogger("moto").setLevel(logging.CRITICAL)
+
+    try:
+        options = RunOptions(
+            model_type=args.model_type,
+            data=args.data,
+            rows=args.rows or DEFAULT_ROWS,
+            hyperparameters=_hyperparameters(args.hp),
+            quality_threshold=args.quality_threshold,
+            inject_failure=args.inject_failure,
+            run_id=args.run_id,
+        )
+        if args.data is not None and not args.data.exists():
+            raise UserError(f"--data {args.data} does not exist")
+        with LocalPipeline(sys.stdout, runs_dir=args.runs_dir) as pipeline:
+            summary = pipeline.execute(options)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for line in summary.lines():
+        print(line)
+    return 0 if summary.succeeded else 1

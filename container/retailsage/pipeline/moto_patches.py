@@ -1,0 +1,375 @@
+"""Every patch to moto's internals that lets its Step Functions engine run real project code.
+
+moto 5.2.5's engine (ported from LocalStack) cannot run Lambda code without Docker and rejects
+the ``.sync`` SageMaker integrations the pipeline uses. These hooks fix that:
+
+1. ``LambdaSimpleBackend.invoke`` runs the function through a :class:`LambdaInvoker`;
+2. ``StateTaskServiceUnsupported`` accepts ``.sync`` and polls ``Describe*Job`` until the job is
+   terminal (``States.TaskFailed`` with the description as cause, as in AWS);
+3. ``SageMakerModelBackend.create_training_job`` / ``create_transform_job`` hand the new job to
+   a :class:`JobLauncher`, which runs it and updates its status;
+4. a Fail state may re-raise a caught ``States.*`` error through ``ErrorPath``, as in AWS;
+5. a JSONPath filter that matches nothing yields ``[]``, as in AWS, instead of an error;
+6. a Distributed Map run fails when its failed items exceed the tolerated threshold, as in AWS
+   (moto lets it succeed with ``null`` results).
+
+All of them touch private moto code, so the version is pinned and checked before patching.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any, Protocol
+
+MOTO_VERSION = "5.2.5"
+"""The only moto version these patches were written and tested against."""
+
+_SYNC_JOBS: dict[str, tuple[str, str, str]] = {
+    # boto action -> (describe action, name parameter, status field)
+    "create_training_job": ("describe_training_job", "TrainingJobName", "TrainingJobStatus"),
+    "create_transform_job": ("describe_transform_job", "TransformJobName", "TransformJobStatus"),
+}
+_TERMINAL_FAILURES = frozenset({"Failed", "Stopped"})
+
+
+@dataclass(frozen=True)
+class LambdaOutcome:
+    """What one Lambda invocation returned.
+
+    Attributes:
+        payload: the JSON response body (the handler's return value, or the error document).
+        error_type: the raised exception's class name, or ``None`` on success.
+    """
+
+    payload: bytes
+    error_type: str | None = None
+
+
+class LambdaInvoker(Protocol):
+    """Runs one Lambda function (a moto ``LambdaFunction``) on a request payload."""
+
+    def __call__(self, function: Any, payload: bytes) -> LambdaOutcome:
+        """Invoke the function.
+
+        Args:
+            function: moto's ``LambdaFunction`` (``function_name``, ``handler``,
+                ``environment_vars``, ``function_arn``, ...).
+            payload: the raw JSON request payload.
+
+        Returns:
+            The outcome; an ``error_type`` becomes the Step Functions error name.
+        """
+        ...
+
+
+class JobLauncher(Protocol):
+    """Runs the SageMaker jobs moto records, updating the job objects as they progress."""
+
+    def start_training(self, job: Any) -> None:
+        """Start a training job (moto ``FakeTrainingJob``, status already ``InProgress``)."""
+        ...
+
+    def start_transform(self, job: Any, backend: Any) -> None:
+        """Start a transform job (moto ``FakeTransformJob``); ``backend`` resolves its model."""
+        ...
+
+
+class MotoVersionError(RuntimeError):
+    """The installed moto is not the version these patches target."""
+
+
+def check_moto_version() -> str:
+    """Fail loudly unless the installed moto is exactly :data:`MOTO_VERSION`.
+
+    Returns:
+        The installed version.
+
+    Raises:
+        MotoVersionError: for any other version (the patched internals may have changed).
+    """
+    installed = metadata.version("moto")
+    if installed != MOTO_VERSION:
+        raise MotoVersionError(
+            f"moto {installed} is installed but retailsage.pipeline.moto_patches targets "
+            f"moto {MOTO_VERSION}; re-check the patched internals before changing the pin"
+        )
+    return installed
+
+
+def json_safe(value: Any) -> Any:
+    """Return ``value`` with datetimes as epoch milliseconds (what Step Functions emits).
+
+    Args:
+        value: a boto3 response or part of one.
+
+    Returns:
+        A structure ``json.dumps`` accepts.
+    """
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    if isinstance(value, dt.datetime):
+        return int(value.timestamp() * 1000)
+    return value
+
+
+def _lambda_invoke(invoker: LambdaInvoker) -> Callable[..., bytes]:
+    """Build the replacement for ``LambdaSimpleBackend.invoke``."""
+
+    def invoke(
+        self: Any,
+        function_name: str,
+        qualifier: str | None,
+        body: Any,
+        headers: Any,
+        response_headers: dict[str, str],
+    ) -> bytes:
+        function = self.get_function(function_name, qualifier)  # raises if it does not exist
+        raw = body.encode() if isinstance(body, str) else (body or b"{}")
+        outcome = invoker(function, raw)
+        if outcome.error_type is not None:
+            response_headers["x-amz-function-error"] = "Unhandled"
+        return outcome.payload
+
+    return invoke
+
+
+def _sync_resolver_builder() -> Callable[..., Callable[[], Any]]:
+    """Build ``StateTaskServiceUnsupported._build_sync_resolver`` for SageMaker jobs."""
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+        StatesErrorName,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+
+    def build(
+        self: Any,
+        env: Any,
+        resource_runtime_part: Any,
+        normalised_parameters: dict[str, Any],
+        state_credentials: Any,
+    ) -> Callable[[], Any]:
+        action = self._get_boto_service_action()
+        if action not in _SYNC_JOBS:
+            raise RuntimeError(f"Unsupported .sync callback procedure in resource {action}")
+        describe, name_key, status_key = _SYNC_JOBS[action]
+        client = boto_client_for(
+            service="sagemaker",
+            region=resource_runtime_part.region,
+            state_credentials=state_credentials,
+        )
+        env.stack.pop()  # the Create*Job response; the description replaces it
+        name = normalised_parameters[name_key]
+
+        def resolve() -> dict[str, Any] | None:
+            response = getattr(client, describe)(**{name_key: name})
+            response.pop("ResponseMetadata", None)
+            status = response[status_key]
+            if status == "Completed":
+                return dict(json_safe(response))
+            if status not in _TERMINAL_FAILURES:
+                return None
+            error = StatesErrorNameType.StatesTaskFailed.to_name()
+            details = TaskFailedEventDetails(
+                resource=self._get_sfn_resource(),
+                resourceType=self._get_sfn_resource_type(),
+                error=error,
+                cause=json.dumps(json_safe(response)),
+            )
+            event_details: Any = {"taskFailedEventDetails": details}  # an EventDetails dict
+            raise FailureEventException(
+                FailureEvent(
+                    env=env,
+                    error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
+                    event_type=HistoryEventType.TaskFailed,
+                    event_details=event_details,
+                )
+            )
+
+        return resolve
+
+    return build
+
+
+def _fail_state_error_name() -> type:
+    """Build the error-name class a Fail state uses for its ``Error``/``ErrorPath`` value.
+
+    moto's ``CustomErrorName`` rejects names starting ``States.``, but a Fail state re-raising a
+    caught error (``ErrorPath: $.error.Error`` after ``States.TaskFailed``) is valid ASL that
+    AWS runs; with the check the execution ends in ``States.Runtime`` instead.
+    """
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
+
+    class FailStateErrorName(ErrorName):
+        """A Fail state's error name, taken as given."""
+
+    return FailStateErrorName
+
+
+def _filters_are_indefinite(original: Callable[[str], bool]) -> Callable[[str], bool]:
+    """Treat JSONPath filters (``[?(...)]``) like wildcards: no match gives ``[]``, not an error.
+
+    AWS evaluates a filter as an indefinite path whose result is a list, possibly empty (the
+    pipeline's ``ResultSelector`` picks each metric out of ``FinalMetricDataList`` with one, and
+    a family prints only some of the metrics); moto raises ``States.Runtime`` instead.
+    """
+
+    def indefinite(path: str) -> bool:
+        return "[?(" in path or original(path)
+
+    return indefinite
+
+
+def _map_run_with_tolerance(original: Callable[..., None]) -> Callable[..., None]:
+    """Fail a Distributed Map run whose failed items exceed its tolerated failure threshold.
+
+    moto records failed items but lets the run succeed with ``null`` results; AWS fails it with
+    ``States.ExceedToleratedFailureThreshold`` (the defaults tolerate no failure), which the
+    Map state's Catch then handles.
+    """
+    from moto.stepfunctions.parser.api import HistoryEventType
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+        StatesErrorName,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+
+    def map_run(self: Any, env: Any, eval_input: Any) -> None:
+        original(self, env, eval_input)
+        items = eval_input.map_run_record.item_counter
+        failed, total = items.failed.get() + items.timed_out.get(), max(1, items.total.get())
+        within_count = failed <= int(eval_input.tolerated_failure_count or 0)
+        within_share = 100.0 * failed / total <= float(eval_input.tolerated_failure_percentage or 0)
+        if failed == 0 or within_count or within_share:
+            return
+        error_type = StatesErrorNameType.StatesExceedToleratedFailureThreshold
+        cause = f"{failed} of {total} items failed; the Map run tolerates none beyond its threshold"
+        details: Any = {"mapRunFailedEventDetails": {"error": error_type.to_name(), "cause": cause}}
+        raise FailureEventException(
+            FailureEvent(
+                env=env,
+                error_name=StatesErrorName(typ=error_type),
+                event_type=HistoryEventType.MapRunFailed,
+                event_details=details,
+            )
+        )
+
+    return map_run
+
+
+def _launching(
+    original: Callable[..., Any], start: Callable[[Any, Any], None]
+) -> Callable[..., Any]:
+    """Wrap a moto ``create_*_job`` so that the recorded job is handed to a runner."""
+
+    def create(self: Any, **kwargs: Any) -> Any:
+        spec = kwargs.get("algorithm_specification")
+        kept = dict(spec) if isinstance(spec, dict) else None
+        job = original(self, **kwargs)
+        if kept is not None:  # moto overwrites MetricDefinitions with a canned one
+            job.algorithm_specification = kept
+        start(job, self)
+        return job
+
+    return create
+
+
+def _restore(owner: Any, name: str, original: Any) -> None:
+    """Put back an attribute replaced by a patch (delete it where it was inherited)."""
+    if original is None:
+        delattr(owner, name)
+    else:
+        setattr(owner, name, original)
+
+
+@contextmanager
+def patched_moto(invoker: LambdaInvoker, launcher: JobLauncher) -> Iterator[None]:
+    """Install the patches for the duration of the block, then restore moto.
+
+    Args:
+        invoker: runs Lambda functions (replaces moto's echoing simple backend).
+        launcher: runs the SageMaker training and transform jobs moto records.
+
+    Yields:
+        Nothing; moto is patched inside the block.
+
+    Raises:
+        MotoVersionError: when the installed moto is not :data:`MOTO_VERSION`.
+    """
+    check_moto_version()
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+    from moto.sagemaker.models import SageMakerModelBackend
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+        distributed_iteration_component as distributed,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_unsupported as unsupported,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
+        ResourceCondition,
+    )
+    from moto.stepfunctions.parser.asl.component.state.fail import state_fail
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    def start_training(job: Any, _backend: Any) -> None:
+        job.training_job_status = job.secondary_status = "InProgress"
+        launcher.start_training(job)
+
+    def start_transform(job: Any, backend: Any) -> None:
+        job.transform_job_status = "InProgress"
+        launcher.start_transform(job, backend)
+
+    service = unsupported.StateTaskServiceUnsupported
+    replacements: list[tuple[Any, str, Any]] = [
+        (LambdaSimpleBackend, "invoke", _lambda_invoke(invoker)),
+        (state_fail, "CustomErrorName", _fail_state_error_name()),
+        (
+            distributed.DistributedIterationComponent,
+            "_map_run",
+            _map_run_with_tolerance(distributed.DistributedIterationComponent._map_run),
+        ),
+        (
+            json_path,
+            "_contains_slice_or_wildcard_array",
+            _filters_are_indefinite(json_path._contains_slice_or_wildcard_array),
+        ),
+        (service, "_build_sync_resolver", _sync_resolver_builder()),
+        (
+            SageMakerModelBackend,
+            "create_training_job",
+            _launching(SageMakerModelBackend.create_training_job, start_training),
+        ),
+        (
+            SageMakerModelBackend,
+            "create_transform_job",
+            _launching(SageMakerModelBackend.create_transform_job, start_transform),
+        ),
+    ]
+    patterns: set[Any] = unsupported._SUPPORTED_INTEGRATION_PATTERNS
+    added_sync = ResourceCondition.Sync not in patterns
+    with ExitStack() as stack:
+        for owner, name, replacement in replacements:
+            stack.callback(_restore, owner, name, owner.__dict__.get(name))
+            setattr(owner, name, replacement)
+        if added_sync:
+            patterns.add(ResourceCondition.Sync)
+            stack.callback(patterns.discard, ResourceCondition.Sync)
+        yield

@@ -1,0 +1,307 @@
+"""Runs the SageMaker jobs moto records: ``entrypoint.sh train`` and ``entrypoint.sh serve``.
+
+:class:`LocalJobLauncher` is the :class:`~retailsage.pipeline.moto_patches.JobLauncher`: each job
+runs in a background thread (as SageMaker runs it asynchronously) and updates moto's job object,
+so ``DescribeTrainingJob`` / ``DescribeTransformJob`` report the real status, final metrics and
+``FailureReason``. The transform half lives in :mod:`retailsage.pipeline.transform_runner`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from retailsage.core.errors import RetailSageError, failure_kind
+from retailsage.core.paths import BASE_DIR_ENV
+from retailsage.pipeline import s3io
+from retailsage.pipeline.faults import TRAINING, TRANSFORM, FaultPlan
+from retailsage.train.local import build_training_tree, pack_model, training_command
+from retailsage.train.metrics import METRIC_DEFINITIONS
+
+logger = logging.getLogger(__name__)
+
+FAILURE_REASON_LIMIT = 1024
+"""SageMaker surfaces the first 1,024 characters of ``/opt/ml/output/failure``."""
+
+
+class JobObserver(Protocol):
+    """Receives what the local jobs report while they run (the progress printer)."""
+
+    def on_metric(self, job_name: str, name: str, value: float) -> None:
+        """A metric line from the training job's stdout."""
+        ...
+
+    def on_training_output(self, job_name: str, output_data_dir: Path) -> None:
+        """The training job finished; its ``output/data`` reports are in this directory."""
+        ...
+
+    def on_rows_scored(self, job_name: str, rows: int) -> None:
+        """The transform job wrote ``rows`` more output records."""
+        ...
+
+
+@dataclass(frozen=True)
+class MetricParser:
+    """Extracts metric values from log lines with SageMaker ``MetricDefinitions`` regexes.
+
+    Attributes:
+        patterns: metric name -> compiled regex (first group is the value).
+    """
+
+    patterns: Mapping[str, re.Pattern[str]]
+
+    @classmethod
+    def from_definitions(cls, definitions: Sequence[Mapping[str, str]] | None) -> MetricParser:
+        """Compile a job's definitions; the project's own list when the job has none.
+
+        Args:
+            definitions: ``AlgorithmSpecification.MetricDefinitions``.
+
+        Returns:
+            The parser.
+        """
+        chosen = definitions or METRIC_DEFINITIONS
+        return cls({item["Name"]: re.compile(item["Regex"]) for item in chosen})
+
+    def parse(self, line: str) -> dict[str, float]:
+        """Return every metric the line reports.
+
+        Args:
+            line: one stdout line.
+
+        Returns:
+            name -> value, for each definition whose regex matches with a numeric value.
+        """
+        found: dict[str, float] = {}
+        for name, pattern in self.patterns.items():
+            match = pattern.search(line)
+            if match is None:
+                continue
+            try:
+                found[name] = float(match.group(1))
+            except ValueError:
+                continue
+        return found
+
+
+def failure_reason(failure_file: Path, exit_code: int) -> str:
+    """Return ``FailureReason``: the failure file's first 1,024 characters, or a generic text.
+
+    Args:
+        failure_file: ``output/failure`` of the job's tree.
+        exit_code: the process exit code.
+
+    Returns:
+        The reason text.
+    """
+    if failure_file.is_file():
+        text = failure_file.read_text(errors="replace").strip()
+        if text:
+            return text[:FAILURE_REASON_LIMIT]
+    return f"AlgorithmError: the training process exited with code {exit_code}"
+
+
+def _now() -> dt.datetime:
+    """The current UTC time (what moto stores in job timestamps)."""
+    return dt.datetime.now(dt.UTC)
+
+
+class TrainingRunner:
+    """Runs one recorded training job: stage, ``entrypoint.sh train``, pack, report."""
+
+    def __init__(self, s3: Any, work_dir: Path, observer: JobObserver) -> None:
+        """Bind the runner to its S3 client, scratch directory and observer.
+
+        Args:
+            s3: a boto3 S3 client (moto).
+            work_dir: where each job gets a ``<job name>/`` tree.
+            observer: receives metrics and the output directory.
+        """
+        self._s3 = s3
+        self._work_dir = work_dir
+        self._observer = observer
+
+    def run(self, job: Any) -> None:
+        """Run the job to completion and record the outcome on moto's job object.
+
+        Args:
+            job: moto's ``FakeTrainingJob`` (status ``InProgress``).
+        """
+        base = self._work_dir / job.training_job_name
+        checkpoint_uri = (job.checkpoint_config or {}).get("S3Uri")
+        local_checkpoints = base / "opt_ml" / "checkpoints"
+        tree = build_training_tree(
+            base / "opt_ml",
+            self._stage_channels(job, base / "staging"),
+            job.hyper_parameters,
+            checkpoint_dir=local_checkpoints if checkpoint_uri else None,
+        )
+        if checkpoint_uri and s3io.list_keys(self._s3, checkpoint_uri):
+            s3io.download_prefix(self._s3, checkpoint_uri, local_checkpoints)  # resume
+        job.secondary_status = "Training"
+        started = time.monotonic()
+        code, metrics = self._train(job, base / "opt_ml")
+        job.training_time_in_seconds = job.billable_time_in_seconds = max(
+            1, round(time.monotonic() - started)
+        )
+        if checkpoint_uri:
+            s3io.upload_tree(self._s3, local_checkpoints, checkpoint_uri)
+        job.final_metric_data_list = [
+            {"MetricName": name, "Value": value, "Timestamp": _now()}
+            for name, value in sorted(metrics.items())
+        ]
+        self._observer.on_training_output(job.training_job_name, tree.output_data_dir)
+        if code != 0:
+            _fail_training(job, failure_reason(tree.failure_file, code))
+            return
+        job.secondary_status = "Uploading"
+        model_uri = job.model_artifacts["S3ModelArtifacts"]
+        s3io.upload_file(self._s3, pack_model(tree.model_dir, base / "model.tar.gz"), model_uri)
+        output_uri = model_uri.rsplit("/", 1)[0] + "/output.tar.gz"
+        s3io.upload_tar(self._s3, tree.output_data_dir, output_uri)
+        job.training_end_time = job.last_modified_time = _now()
+        job.training_job_status = job.secondary_status = "Completed"
+
+    def _stage_channels(self, job: Any, staging: Path) -> dict[str, list[Path]]:
+        """Download each input channel's S3 prefix (File mode)."""
+        channels: dict[str, list[Path]] = {}
+        for channel in job.input_data_config:
+            uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
+            name = channel["ChannelName"]
+            channels[name] = s3io.download_prefix(self._s3, uri, staging / name)
+        return channels
+
+    def _train(self, job: Any, base: Path) -> tuple[int, dict[str, float]]:
+        """Run ``entrypoint.sh train``, streaming its metric lines; return code and metrics."""
+        env = dict(os.environ)
+        env.update(
+            {
+                BASE_DIR_ENV: str(base),
+                "RETAILSAGE_PYTHON": sys.executable,
+                "TRAINING_JOB_NAME": job.training_job_name,
+                "TRAINING_JOB_ARN": job.arn,
+            }
+        )
+        parser = MetricParser.from_definitions(job.algorithm_specification.get("MetricDefinitions"))
+        metrics: dict[str, float] = {}
+        with subprocess.Popen(
+            training_command(base),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        ) as process:
+            assert process.stdout is not None  # guaranteed by stdout=PIPE
+            for line in process.stdout:
+                logger.debug("[%s] %s", job.training_job_name, line.rstrip())
+                for name, value in parser.parse(line).items():
+                    metrics[name] = value
+                    self._observer.on_metric(job.training_job_name, name, value)
+            return process.wait(), metrics
+
+
+def _fail_training(job: Any, reason: str) -> None:
+    """Record a failed training job on moto's job object."""
+    job.failure_reason = reason
+    job.training_end_time = job.last_modified_time = _now()
+    job.training_job_status = "Failed"
+    job.secondary_status = "Failed"
+
+
+def _fail_transform(job: Any, reason: str) -> None:
+    """Record a failed transform job on moto's job object."""
+    job.failure_reason = reason
+    job.transform_end_time = job.last_modified_time = _now()
+    job.transform_job_status = "Failed"
+
+
+class TransformJobRunner(Protocol):
+    """Runs one recorded transform job (see :mod:`retailsage.pipeline.transform_runner`)."""
+
+    def run(self, job: Any, backend: Any) -> None:
+        """Run the job and record its outcome on moto's job object."""
+        ...
+
+
+class LocalJobLauncher:
+    """Starts each recorded job in a background thread; failures become ``Failed`` jobs."""
+
+    def __init__(
+        self,
+        training: TrainingRunner,
+        transform: TransformJobRunner,
+        faults: FaultPlan,
+    ) -> None:
+        """Bind the launcher to its runners.
+
+        Args:
+            training: runs training jobs.
+            transform: runs transform jobs.
+            faults: job kinds in ``faults.jobs`` fail on purpose (``--inject-failure``).
+        """
+        self._training = training
+        self._transform = transform
+        self._faults = faults
+        self.threads: list[threading.Thread] = []
+
+    def start_training(self, job: Any) -> None:
+        """Start a training job (:class:`~retailsage.pipeline.moto_patches.JobLauncher`).
+
+        Args:
+            job: moto's ``FakeTrainingJob``.
+        """
+        if TRAINING in self._faults.jobs:
+            _fail_training(job, "InjectedFailure: failure injected into the training job")
+            return
+        self._start(job.training_job_name, lambda: self._training.run(job), job, _fail_training)
+
+    def start_transform(self, job: Any, backend: Any) -> None:
+        """Start a transform job (:class:`~retailsage.pipeline.moto_patches.JobLauncher`).
+
+        Args:
+            job: moto's ``FakeTransformJob``.
+            backend: moto's SageMaker backend (resolves the job's model).
+        """
+        if TRANSFORM in self._faults.jobs:
+            _fail_transform(job, "InjectedFailure: failure injected into the transform job")
+            return
+        run = lambda: self._transform.run(job, backend)  # noqa: E731
+        self._start(job.transform_job_name, run, job, _fail_transform)
+
+    def join(self, timeout_s: float | None = None) -> None:
+        """Wait for every job thread (used when the run ends).
+
+        Args:
+            timeout_s: how long to wait for each thread.
+        """
+        for thread in self.threads:
+            thread.join(timeout_s)
+
+    def _start(
+        self, name: str, run: Callable[[], None], job: Any, fail: Callable[[Any, str], None]
+    ) -> None:
+        """Run ``run`` in a daemon thread; any exception fails the job with its kind."""
+
+        def target() -> None:
+            try:
+                run()
+            except RetailSageError as exc:
+                fail(job, f"{failure_kind(exc)}: {exc}"[:FAILURE_REASON_LIMIT])
+            except Exception as exc:  # a crash of the local runner itself
+                logger.exception("local job %s crashed", name)
+                fail(job, f"PlatformError: {type(exc).__name__}: {exc}"[:FAILURE_REASON_LIMIT])
+
+        thread = threading.Thread(target=target, name=f"job-{name}", daemon=True)
+        self.threads.append(thread)
+        thread.start()

@@ -1,0 +1,275 @@
+"""Which request rows a model accepts: positional layouts, column kinds and type coercion.
+
+A model's ``manifest.json`` lists its ``input_columns``. A headerless CSV row (or a JSON array)
+is recognised by its field count:
+
+* ``len(input_columns)`` fields: exactly the model's inputs, in manifest order;
+* gap families (output ``predicted_gap_days``): one more field = a leading ``CustomerID``;
+  two more = leading ``CustomerID, as_of_date`` (the columns ``snapshot_rows`` writes first);
+* anomaly family (output ``anomaly_score``): 8 fields = a raw Online Retail transaction
+  (``TRANSACTION_COLUMNS`` order), featurized by the family's stored featurizer; with an
+  ``id_column`` in the family config, one more field = that id leading the inputs.
+
+JSON objects name their fields; keys outside the known columns are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from retailsage.core.errors import BadInput
+from retailsage.data.schema import (
+    CUSTOMER_ID,
+    DESCRIPTION,
+    INVOICE_DATE,
+    INVOICE_NO,
+    QUANTITY,
+    STOCK_CODE,
+    TRANSACTION_COLUMNS,
+)
+
+AS_OF_DATE = "as_of_date"
+ORDER_DATE = "order_date"
+COUNTRY = "Country"
+GAP_OUTPUT = "predicted_gap_days"
+ANOMALY_OUTPUT = "anomaly_score"
+
+Kind = Literal["number", "integer", "string", "date"]
+STRING_COLUMNS = frozenset({INVOICE_NO, STOCK_CODE, DESCRIPTION, CUSTOMER_ID, COUNTRY})
+DATE_COLUMNS = frozenset({INVOICE_DATE, AS_OF_DATE, ORDER_DATE})
+INTEGER_COLUMNS = frozenset({QUANTITY})
+
+
+def column_kind(name: str) -> Kind:
+    """Return how a column is typed on input.
+
+    Args:
+        name: a column name.
+
+    Returns:
+        ``string`` for ids/codes/country, ``date`` for timestamps, ``integer`` for
+        ``Quantity``, else ``number`` (float64; an empty field is NaN).
+    """
+    if name in STRING_COLUMNS:
+        return "string"
+    if name in DATE_COLUMNS:
+        return "date"
+    if name in INTEGER_COLUMNS:
+        return "integer"
+    return "number"
+
+
+@dataclass(frozen=True)
+class InputSchema:
+    """The rows one loaded model accepts, derived from its manifest.
+
+    Attributes:
+        input_columns: the model's inputs in CSV order.
+        layouts: field count -> column names, for positional rows (CSV lines, JSON arrays).
+        id_columns: columns passed through to JSON outputs to ease joins.
+        is_gap: the model predicts ``predicted_gap_days``.
+    """
+
+    input_columns: tuple[str, ...]
+    layouts: Mapping[int, tuple[str, ...]]
+    id_columns: tuple[str, ...]
+    is_gap: bool
+
+    @classmethod
+    def from_manifest(cls, manifest: Mapping[str, Any]) -> InputSchema:
+        """Derive the schema from a model manifest.
+
+        Args:
+            manifest: the parsed ``manifest.json``.
+
+        Returns:
+            The schema, with every positional layout the model accepts.
+        """
+        inputs = tuple(str(c) for c in manifest.get("input_columns", ()))
+        outputs = tuple(str(c) for c in manifest.get("output_columns", ()))
+        layouts: dict[int, tuple[str, ...]] = {}
+        ids: list[str] = []
+        is_gap = GAP_OUTPUT in outputs
+        if is_gap:
+            layouts[len(inputs) + 2] = (CUSTOMER_ID, AS_OF_DATE, *inputs)
+            layouts[len(inputs) + 1] = (CUSTOMER_ID, *inputs)
+            ids = [CUSTOMER_ID]
+        if ANOMALY_OUTPUT in outputs:
+            id_column = (manifest.get("config") or {}).get("id_column")
+            if id_column and id_column not in inputs:
+                layouts[len(inputs) + 1] = (str(id_column), *inputs)
+                ids.append(str(id_column))
+            layouts.setdefault(len(TRANSACTION_COLUMNS), TRANSACTION_COLUMNS)
+            ids += [INVOICE_NO, STOCK_CODE]
+        layouts[len(inputs)] = inputs  # the model's own inputs win any width collision
+        return cls(
+            input_columns=inputs,
+            layouts=layouts,
+            id_columns=tuple(dict.fromkeys(ids)),
+            is_gap=is_gap,
+        )
+
+    def layout_for(self, width: int, where: str) -> tuple[str, ...]:
+        """Return the column names of a positional row with ``width`` fields.
+
+        Args:
+            width: the number of fields in the row.
+            where: where the row came from, for the error message (e.g. ``"line 3"``).
+
+        Returns:
+            The column names, in field order.
+
+        Raises:
+            BadInput: no layout has that many fields.
+        """
+        layout = self.layouts.get(width)
+        if layout is None:
+            accepted = ", ".join(str(w) for w in sorted(self.layouts))
+            raise BadInput(
+                f"{where} has {width} fields; this model accepts rows of {accepted} fields "
+                f"(inputs in order: {', '.join(self.input_columns)})"
+            )
+        return layout
+
+    def known_columns(self) -> tuple[str, ...]:
+        """Every column name a JSON object may use (others are ignored)."""
+        names: dict[str, None] = {}
+        for layout in self.layouts.values():
+            names.update(dict.fromkeys(layout))
+        names.update(dict.fromkeys((AS_OF_DATE, ORDER_DATE)) if self.is_gap else {})
+        return tuple(names)
+
+    def check_columns(self, columns: Sequence[str]) -> None:
+        """Check that named input has every model input (or a whole transaction).
+
+        Args:
+            columns: the column names present.
+
+        Raises:
+            BadInput: naming the missing columns.
+        """
+        present = set(columns)
+        width = len(TRANSACTION_COLUMNS)
+        if set(TRANSACTION_COLUMNS) <= present and self.layouts.get(width) == TRANSACTION_COLUMNS:
+            return
+        missing = [c for c in self.input_columns if c not in present]
+        if missing:
+            raise BadInput(f"missing input column(s): {', '.join(missing)}")
+
+
+def _bad_cell(values: np.ndarray, parsed: np.ndarray, column: str, kind: str) -> BadInput:
+    """Build the error naming the first value that did not parse."""
+    present = pd.notna(values) & (values.astype(str) != "")
+    failed = np.flatnonzero(present & pd.isna(parsed))
+    row = int(failed[0]) if failed.size else 0
+    return BadInput(f"row {row + 1}, column {column!r}: {values[row]!r} is not a valid {kind}")
+
+
+def _to_number(values: np.ndarray, column: str) -> np.ndarray:
+    """Convert strings/numbers to float64; empty and null become NaN."""
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (ValueError, TypeError):
+        pass
+    cleaned = np.where(pd.isna(values) | (values.astype(str) == ""), np.nan, values)
+    parsed = pd.to_numeric(pd.Series(cleaned, dtype=object), errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan
+    )
+    if np.count_nonzero(np.isnan(parsed)) > np.count_nonzero(pd.isna(cleaned)):
+        raise _bad_cell(values, parsed, column, "number")
+    return parsed
+
+
+def _to_integer(values: np.ndarray, column: str) -> np.ndarray:
+    """Convert to int64; every value must be present and whole."""
+    numbers = _to_number(values, column)
+    bad = np.flatnonzero(~np.isfinite(numbers) | (numbers != np.round(numbers)))
+    if bad.size:
+        row = int(bad[0])
+        raise BadInput(f"row {row + 1}, column {column!r}: {values[row]!r} is not an integer")
+    return numbers.astype(np.int64)
+
+
+def _to_date(values: np.ndarray, column: str) -> pd.Series:
+    """Parse ISO-like timestamps; every value must be present and valid."""
+    series = pd.Series(values, dtype=object)
+    try:
+        parsed = pd.to_datetime(series, format="ISO8601")
+    except (ValueError, TypeError):
+        parsed = pd.to_datetime(series, errors="coerce", format="mixed")
+    failed = np.flatnonzero(parsed.isna().to_numpy())
+    if failed.size:
+        row = int(failed[0])
+        raise BadInput(f"row {row + 1}, column {column!r}: {values[row]!r} is not a valid date")
+    return parsed.astype("datetime64[ns]")
+
+
+def _to_string(values: np.ndarray) -> pd.Series:
+    """Convert to pandas string dtype; empty and null become <NA>."""
+    missing = np.asarray(pd.isna(values), dtype=bool)
+    text = values.astype(str)
+    cleaned = text.astype(object)
+    cleaned[missing | (text == "")] = None
+    return pd.Series(pd.array(cleaned, dtype="string"))
+
+
+def coerce_column(values: np.ndarray, column: str) -> Any:
+    """Convert one raw column (strings or JSON scalars) to its typed form.
+
+    Args:
+        values: the raw values, one per row.
+        column: the column name (decides the kind).
+
+    Returns:
+        A numpy array or pandas Series of the column's dtype.
+
+    Raises:
+        BadInput: a value does not parse, naming row and column.
+    """
+    kind = column_kind(column)
+    if kind == "number":
+        return _to_number(values, column)
+    if kind == "integer":
+        return _to_integer(values, column)
+    if kind == "date":
+        return _to_date(values, column)
+    return _to_string(values)
+
+
+def typed_frame(columns: Mapping[str, np.ndarray], n_rows: int) -> pd.DataFrame:
+    """Build a typed frame from raw columns.
+
+    The numeric columns are converted together in one ``astype`` (the common case: clean
+    numbers); only when that fails is each column converted alone, to name the bad cell.
+
+    Args:
+        columns: column name -> raw values (all of length ``n_rows``).
+        n_rows: number of rows.
+
+    Returns:
+        A frame whose columns carry the dtypes of :func:`column_kind` (numeric columns first).
+
+    Raises:
+        BadInput: a value does not parse.
+    """
+    numeric = [name for name in columns if column_kind(name) == "number"]
+    block: np.ndarray | None = None
+    if numeric:
+        try:
+            block = np.stack([columns[name] for name in numeric], axis=1).astype(np.float64)
+        except (ValueError, TypeError):
+            block = np.stack([_to_number(columns[name], name) for name in numeric], axis=1)
+    frame = pd.DataFrame(
+        block if block is not None else np.empty((n_rows, 0)),
+        columns=numeric,
+        index=pd.RangeIndex(n_rows),
+    )
+    for name, values in columns.items():
+        if name not in frame.columns:
+            frame[name] = coerce_column(values, name)
+    return frame

@@ -1,0 +1,134 @@
+"""Job-level hyperparameters and the split of SageMaker's map into job and family configs.
+
+``hyperparameters.json`` carries one flat string -> string map. The job-level keys (which family,
+how to cut the evaluation holdout, how often to checkpoint) live in :class:`JobConfig`; every
+other key belongs to the chosen family's ``config_cls``. The valid-keys message lists both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pandas as pd
+
+from retailsage.core.errors import HyperparameterError
+from retailsage.core.hyperparameters import IGNORED_PREFIXES, check_range, parse_hyperparameters
+from retailsage.models.base import ModelFamily
+from retailsage.models.registry import MODEL_TYPES, get_family
+
+EvalProtocol = Literal["p1", "p2cap"]
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """Hyperparameters that steer the training job rather than the model.
+
+    Attributes:
+        model_type: the family to train (``pca_kmeans``, ``xgboost`` or ``lstm``).
+        eval_protocol: temporal holdout used when there is no ``validation`` channel: ``p1``
+            (every customer's orders after the cutoff) or ``p2cap`` (the horizon-capped variant).
+        eval_cutoff: the holdout's cutoff date (``YYYY-MM-DD``); ``None`` lets the protocol pick
+            one from the data.
+        horizon_days: days after the cutoff that the holdout covers, in [1, 3650].
+        checkpoint_every: iterations between checkpoints for iterative learners (XGBoost
+            rounds; the LSTM checkpoints every epoch), in [1, 100000].
+    """
+
+    model_type: str
+    eval_protocol: EvalProtocol = "p1"
+    eval_cutoff: str | None = None
+    horizon_days: int = 60
+    checkpoint_every: int = 10
+
+    def __post_init__(self) -> None:
+        """Range-check every field.
+
+        Raises:
+            HyperparameterError: naming the field, the value and what is allowed.
+        """
+        if self.model_type not in MODEL_TYPES:
+            raise HyperparameterError(
+                f"hyperparameter 'model_type': {self.model_type!r} is not a known model type; "
+                f"valid values are: {', '.join(MODEL_TYPES)}"
+            )
+        check_range("horizon_days", self.horizon_days, low=1, high=3650)
+        check_range("checkpoint_every", self.checkpoint_every, low=1, high=100_000)
+        if self.eval_cutoff is not None:
+            try:
+                pd.Timestamp(self.eval_cutoff)
+            except (ValueError, TypeError) as exc:
+                raise HyperparameterError(
+                    f"hyperparameter 'eval_cutoff': {self.eval_cutoff!r} is not a date; "
+                    "use YYYY-MM-DD"
+                ) from exc
+
+    @property
+    def cutoff(self) -> pd.Timestamp | None:
+        """The cutoff as a timestamp, or ``None`` when the protocol picks it."""
+        return None if self.eval_cutoff is None else pd.Timestamp(self.eval_cutoff)
+
+
+JOB_KEYS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(JobConfig))
+
+
+@dataclass(frozen=True)
+class ResolvedConfig:
+    """Everything the runner needs from the hyperparameters.
+
+    Attributes:
+        job: the job-level settings.
+        family_cls: the model family class chosen by ``model_type``.
+        family_config: an instance of ``family_cls.config_cls``.
+    """
+
+    job: JobConfig
+    family_cls: type[ModelFamily]
+    family_config: Any
+
+
+def _field_names(config_cls: type[Any]) -> set[str]:
+    """Return the init-field names of a config dataclass."""
+    return {f.name for f in dataclasses.fields(config_cls) if f.init}
+
+
+def resolve_config(
+    raw: Mapping[str, str],
+    family_lookup: Callable[[str], type[ModelFamily]] = get_family,
+) -> ResolvedConfig:
+    """Split SageMaker's hyperparameter map into the job config and the family config.
+
+    Args:
+        raw: the string -> string map from ``hyperparameters.json`` (values may be JSON-encoded).
+        family_lookup: maps ``model_type`` to a family class (the registry by default).
+
+    Returns:
+        The parsed, range-checked configs and the family class.
+
+    Raises:
+        HyperparameterError: ``model_type`` missing or unknown, an unknown key (the message
+            lists the job keys and the family's keys), a wrong type or an out-of-range value.
+    """
+    if "model_type" not in raw:
+        raise HyperparameterError(
+            "hyperparameter 'model_type' is required; valid values are: " + ", ".join(MODEL_TYPES)
+        )
+    job_raw = {k: v for k, v in raw.items() if k in JOB_KEYS}
+    job = parse_hyperparameters(JobConfig, job_raw)
+    family_cls = family_lookup(job.model_type)
+    family_keys = _field_names(family_cls.config_cls)
+    unknown = sorted(
+        k
+        for k in raw
+        if k not in JOB_KEYS and k not in family_keys and not k.startswith(IGNORED_PREFIXES)
+    )
+    if unknown:
+        raise HyperparameterError(
+            f"unknown hyperparameter(s) {', '.join(unknown)}; valid keys are: job keys "
+            f"{', '.join(JOB_KEYS)}; {job.model_type} keys {', '.join(sorted(family_keys))}"
+        )
+    family_raw = {k: v for k, v in raw.items() if k not in JOB_KEYS}
+    family_config = parse_hyperparameters(family_cls.config_cls, family_raw)
+    return ResolvedConfig(job=job, family_cls=family_cls, family_config=family_config)

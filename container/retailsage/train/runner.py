@@ -1,0 +1,170 @@
+"""One SageMaker training job: config -> channels -> fit -> model/ -> reports, behind one boundary.
+
+:func:`main` is the only place that turns exceptions into the failure contract (see
+:mod:`retailsage.train.failure`). Everything is validated before heavy work: the config files,
+the hyperparameters (job and family), and the presence and shape of the channels. Only the first
+of the sorted hosts trains; the others log that and exit 0 (multi-host training is not
+supported; see docs/training.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+from retailsage.core.errors import DataError
+from retailsage.core.paths import SageMakerPaths
+from retailsage.models.artifacts import save_model
+from retailsage.models.base import ModelFamily, TrainingHooks, TrainingInterrupted
+from retailsage.train.channels import ChannelData, inspect_channel
+from retailsage.train.config import ResolvedConfig, resolve_config
+from retailsage.train.environment import TrainingEnvironment, read_environment
+from retailsage.train.failure import exit_code_for, write_failure
+from retailsage.train.metrics import MetricWriter
+from retailsage.train.reports import json_metrics, write_metrics, write_report
+from retailsage.train.signals import StopFlag
+from retailsage.train.tasks import Evaluation, PreparedData, task_for
+
+logger = logging.getLogger(__name__)
+
+TRAIN_CHANNEL = "train"
+VALIDATION_CHANNEL = "validation"
+
+
+def _channels(environment: TrainingEnvironment) -> tuple[ChannelData, ChannelData | None]:
+    """Inspect the ``train`` (required) and ``validation`` (optional) channels."""
+    declared = environment.channels
+    if TRAIN_CHANNEL not in declared:
+        found = ", ".join(sorted(declared)) or "none"
+        raise DataError(
+            f"the job has no {TRAIN_CHANNEL!r} channel (channels found: {found}); name the "
+            f"training input channel {TRAIN_CHANNEL!r} (and the optional holdout "
+            f"{VALIDATION_CHANNEL!r})"
+        )
+    train = inspect_channel(TRAIN_CHANNEL, declared[TRAIN_CHANNEL])
+    validation = declared.get(VALIDATION_CHANNEL)
+    return train, None if validation is None else inspect_channel(VALIDATION_CHANNEL, validation)
+
+
+def _check_stop(stop: StopFlag, phase: str) -> None:
+    """Raise TrainingInterrupted when a stop arrived before ``phase``."""
+    if stop():
+        raise TrainingInterrupted(f"stop requested before {phase}; no checkpoint was needed")
+
+
+def _fit(
+    config: ResolvedConfig,
+    data: PreparedData,
+    hooks: TrainingHooks,
+) -> ModelFamily:
+    """Fit the family, rewording an interruption so the failure file says what happened."""
+    family_cls: Any = config.family_cls
+    model: ModelFamily = family_cls(config.family_config)
+    try:
+        return model.fit(data.train, data.validation, hooks=hooks)
+    except TrainingInterrupted as exc:
+        raise TrainingInterrupted(
+            f"the training job was stopped by SIGTERM (StopTrainingJob or a spot interruption): "
+            f"{exc}. Checkpoints are in {hooks.checkpoint_dir}; a job started with the same "
+            "checkpoint directory resumes from the newest one"
+        ) from exc
+
+
+def _report(
+    environment: TrainingEnvironment,
+    config: ResolvedConfig,
+    evaluation: Evaluation,
+    timings: Mapping[str, float],
+) -> dict[str, Any]:
+    """Assemble ``report.json``."""
+    return {
+        "model_type": config.job.model_type,
+        "job_config": dataclasses.asdict(config.job),
+        "family_config": dataclasses.asdict(config.family_config),
+        "data": evaluation.report,
+        "metrics": json_metrics(evaluation.metrics),
+        "hosts": list(environment.hosts),
+        "checkpoint_dir": str(environment.checkpoint_dir),
+        "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
+    }
+
+
+def run_job(environment: TrainingEnvironment, stop: StopFlag, writer: MetricWriter) -> None:
+    """Run the job described by ``environment``; raise on any failure.
+
+    Args:
+        environment: the job's configuration and paths.
+        stop: the SIGTERM flag polled by the family through ``TrainingHooks.should_stop``.
+        writer: prints metric lines (per iteration and final).
+
+    Raises:
+        UserError: bad hyperparameters or data (the message says what and why).
+        TrainingInterrupted: SIGTERM arrived; a checkpoint was written where applicable.
+    """
+    if not environment.is_master:
+        logger.info(
+            "host %s is not the first host %s; only one host trains, exiting",
+            environment.current_host,
+            environment.hosts[0],
+        )
+        return
+    started = time.monotonic()
+    config = resolve_config(environment.hyperparameters)
+    logger.info(
+        "job config %s; %s config %s", config.job, config.job.model_type, config.family_config
+    )
+    train, validation = _channels(environment)
+    task = task_for(config.job.model_type)
+    data = task.prepare(config.job, train, validation)
+    prepared = time.monotonic()
+    _check_stop(stop, "fitting")
+    environment.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    hooks = TrainingHooks(
+        checkpoint_dir=environment.checkpoint_dir,
+        checkpoint_every=config.job.checkpoint_every,
+        on_metric=writer,
+        should_stop=stop,
+    )
+    model = _fit(config, data, hooks)
+    fitted = time.monotonic()
+    paths: SageMakerPaths = environment.paths
+    manifest = save_model(model, paths.model_dir)
+    evaluation = task.evaluate(model, data, paths.output_data_dir, manifest)
+    writer.write_all(evaluation.metrics)
+    write_metrics(paths.output_data_dir, evaluation.metrics)
+    timings = {"prepare": prepared - started, "fit": fitted - prepared}
+    timings["evaluate"] = time.monotonic() - fitted
+    write_report(paths.output_data_dir, _report(environment, config, evaluation, timings))
+    logger.info("training finished: model in %s", paths.model_dir)
+
+
+def main(
+    env: Mapping[str, str] | None = None,
+    stop: StopFlag | None = None,
+    stdout: TextIO | None = None,
+) -> int:
+    """Run one training job and apply the failure contract.
+
+    Args:
+        env: the environment to read (``os.environ`` when omitted).
+        stop: the stop flag; the caller installs its signal handlers.
+        stdout: where metric lines go (``sys.stdout`` when omitted).
+
+    Returns:
+        0 on success, 1 for a user error, 2 for an algorithm error, 143 when stopped.
+    """
+    paths = SageMakerPaths.from_env(env)
+    try:
+        run_job(read_environment(env), stop or StopFlag(), MetricWriter(stdout))
+    except Exception as exc:
+        code = exit_code_for(exc)
+        if code == 2:
+            logger.exception("training failed")
+        else:
+            logger.error("training failed: %s", exc)
+        write_failure(paths.failure_file, exc)
+        return code
+    return 0

@@ -1,0 +1,1 @@
+"""AWS CDK (v2, Python) app of retailsage: storage, pipeline and endpoint stacks."""

@@ -1,0 +1,410 @@
+"""Typed configuration of every stack: frozen dataclasses passed as keyword-only props.
+
+Only ``infra/app.py`` builds these from CDK context; stacks and constructs never read the
+environment. Resource names are derived here once, so the Lambda environment variables, the state
+machine definition and the local pipeline all see the same names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+_ECR_URI = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
+    r"(?P<repository>[a-z0-9][a-z0-9._/-]*)(?::(?P<tag>[\w.-]+)|@sha256:[0-9a-f]{64})$"
+)
+_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    """The one SageMaker image (train + serve), pushed to ECR before deploying.
+
+    Attributes:
+        uri: ``<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>`` (or ``@sha256:``).
+    """
+
+    uri: str
+
+    def __post_init__(self) -> None:
+        """Reject URIs that are not ECR image references (SageMaker pulls only from ECR)."""
+        if _ECR_URI.match(self.uri) is None:
+            raise ValueError(
+                f"image uri {self.uri!r} is not an ECR image "
+                "(<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>)"
+            )
+
+    def _part(self, name: str) -> str:
+        match = _ECR_URI.match(self.uri)
+        assert match is not None  # checked in __post_init__
+        return match.group(name)
+
+    @property
+    def account(self) -> str:
+        """The registry's account id."""
+        return self._part("account")
+
+    @property
+    def region(self) -> str:
+        """The registry's region."""
+        return self._part("region")
+
+    @property
+    def repository(self) -> str:
+        """The ECR repository name (scopes the image-pull permissions)."""
+        return self._part("repository")
+
+
+@dataclass(frozen=True)
+class QualityGateRule:
+    """How the quality gate judges one model type; the threshold comes from the execution input.
+
+    Attributes:
+        model_type: the ``model_type`` this rule applies to.
+        metric_name: a name from ``retailsage.train.metrics.METRIC_NAMES``.
+        higher_is_better: ``False``: pass when metric <= threshold; ``True``: when >= threshold.
+    """
+
+    model_type: str
+    metric_name: str
+    higher_is_better: bool = False
+
+
+DEFAULT_GATES: tuple[QualityGateRule, ...] = (
+    QualityGateRule("xgboost", "validation:mae"),
+    QualityGateRule("lstm", "validation:mae"),
+    # The anomaly detector has no labels in production data; the share of training lines it
+    # flags is printed by every run, so the gate bounds it instead.
+    QualityGateRule("pca_kmeans", "train:anomaly_rate"),
+)
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """The SageMaker training job settings of the pipeline.
+
+    Attributes:
+        instance_type: e.g. ``ml.m5.xlarge``.
+        instance_count: number of training instances.
+        volume_size_gb: EBS volume per instance.
+        max_runtime_seconds: ``StoppingCondition.MaxRuntimeInSeconds``.
+        use_spot: managed spot training (then ``max_wait_seconds`` and checkpoints apply).
+        max_wait_seconds: ``StoppingCondition.MaxWaitTimeInSeconds`` (>= max runtime).
+    """
+
+    instance_type: str = "ml.m5.xlarge"
+    instance_count: int = 1
+    volume_size_gb: int = 30
+    max_runtime_seconds: int = 3600
+    use_spot: bool = True
+    max_wait_seconds: int = 7200
+
+    def __post_init__(self) -> None:
+        """Validate counts and the spot timing rule SageMaker enforces."""
+        if self.instance_count < 1 or self.volume_size_gb < 1:
+            raise ValueError("training instance_count and volume_size_gb must be >= 1")
+        if self.use_spot and self.max_wait_seconds < self.max_runtime_seconds:
+            raise ValueError("max_wait_seconds must be >= max_runtime_seconds for spot training")
+
+
+@dataclass(frozen=True)
+class TransformConfig:
+    """The Batch Transform settings.
+
+    Attributes:
+        instance_type: e.g. ``ml.m5.large``.
+        instance_count: instances; the extract Lambda writes this many scoring objects.
+        max_payload_mb: ``MaxPayloadInMB`` (1-100).
+        max_concurrent_transforms: requests in flight per instance (= server workers).
+        invocations_timeout_seconds: ``ModelClientConfig.InvocationsTimeoutInSeconds``.
+        invocations_max_retries: ``ModelClientConfig.InvocationsMaxRetries``.
+    """
+
+    instance_type: str = "ml.m5.large"
+    instance_count: int = 2
+    max_payload_mb: int = 6
+    max_concurrent_transforms: int = 2
+    invocations_timeout_seconds: int = 600
+    invocations_max_retries: int = 1
+
+    def __post_init__(self) -> None:
+        """Validate against the CreateTransformJob limits."""
+        if self.instance_count < 1:
+            raise ValueError("transform instance_count must be >= 1")
+        if not 1 <= self.max_payload_mb <= 100:
+            raise ValueError("max_payload_mb must be within 1..100")
+        if self.max_payload_mb * self.max_concurrent_transforms > 100:
+            raise ValueError("max_payload_mb * max_concurrent_transforms must be <= 100")
+        if not 1 <= self.invocations_timeout_seconds <= 3600:
+            raise ValueError("invocations_timeout_seconds must be within 1..3600")
+        if not 0 <= self.invocations_max_retries <= 3:
+            raise ValueError("invocations_max_retries must be within 0..3")
+
+
+@dataclass(frozen=True)
+class LambdaConfig:
+    """Sizing and layers of the two Lambdas.
+
+    The layer ARNs are the public AWS SDK for pandas and Powertools layers (account ids
+    336392948345 and 017000801446); ``{region}`` is filled in at synth time. Check the current
+    versions in their docs before deploying.
+
+    Attributes:
+        memory_mb: memory of both functions.
+        timeout_seconds: timeout of both functions.
+        ephemeral_storage_mb: ``/tmp`` size of the extract function (raw files land there).
+        pandas_layer_arn: AWS SDK for pandas layer (numpy, pandas, pyarrow).
+        powertools_layer_arn: Powertools for AWS Lambda (Python) v3 layer (with pydantic).
+        log_retention_days: CloudWatch Logs retention of the function logs.
+        write_concurrency: write-predictions invocations in flight (Distributed Map children).
+    """
+
+    memory_mb: int = 3008
+    timeout_seconds: int = 900
+    ephemeral_storage_mb: int = 4096
+    pandas_layer_arn: str = "arn:aws:lambda:{region}:336392948345:layer:AWSSDKPandas-Python312:18"
+    powertools_layer_arn: str = (
+        "arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:18"
+    )
+    log_retention_days: int = 30
+    write_concurrency: int = 8
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """The EventBridge Scheduler schedule that starts the pipeline.
+
+    Attributes:
+        expression: a Scheduler expression, e.g. ``cron(0 2 * * ? *)`` or ``rate(1 day)``.
+        timezone: IANA time zone the cron expression is read in.
+        enabled: create the schedule enabled or disabled.
+        execution_input: the JSON input every scheduled execution starts with.
+    """
+
+    expression: str = "cron(0 2 * * ? *)"
+    timezone: str = "UTC"
+    enabled: bool = True
+    execution_input: Mapping[str, Any] = field(
+        default_factory=lambda: {
+            "model_type": "xgboost",
+            "hyperparameters": {"num_round": "300", "max_depth": "6"},
+            "quality_threshold": 30.0,
+            "source_prefix": "raw/online-retail/",
+        }
+    )
+
+    def __post_init__(self) -> None:
+        """Reject expressions EventBridge Scheduler would not accept."""
+        if not re.match(r"^(cron|rate|at)\(.+\)$", self.expression):
+            raise ValueError(
+                f"schedule expression {self.expression!r} is not cron(), rate() or at()"
+            )
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    """A real-time endpoint for one chosen model artifact.
+
+    Attributes:
+        model_data_url: ``s3://<data bucket>/models/.../model.tar.gz`` of a finished training job.
+        instance_type: e.g. ``ml.m5.large``.
+        initial_instance_count: instances at creation.
+        min_capacity: autoscaling lower bound.
+        max_capacity: autoscaling upper bound.
+        target_invocations_per_instance: target of ``SageMakerVariantInvocationsPerInstance``
+            (invocations per instance per minute).
+        scale_in_cooldown_seconds: wait after a scale-in.
+        scale_out_cooldown_seconds: wait after a scale-out.
+        startup_health_check_timeout_seconds: time the container has to answer ``/ping``.
+        model_data_download_timeout_seconds: time to download and unpack the artifact.
+        model_server_workers: gunicorn workers (``MODEL_SERVER_WORKERS``).
+    """
+
+    model_data_url: str
+    instance_type: str = "ml.m5.large"
+    initial_instance_count: int = 1
+    min_capacity: int = 1
+    max_capacity: int = 4
+    target_invocations_per_instance: float = 200.0
+    scale_in_cooldown_seconds: int = 300
+    scale_out_cooldown_seconds: int = 60
+    startup_health_check_timeout_seconds: int = 600
+    model_data_download_timeout_seconds: int = 600
+    model_server_workers: int = 2
+
+    def __post_init__(self) -> None:
+        """Validate the artifact URI and capacity bounds."""
+        if not re.match(r"^s3://[a-z0-9.-]{3,63}/.+\.tar\.gz$", self.model_data_url):
+            raise ValueError(f"model_data_url {self.model_data_url!r} is not an s3://.../*.tar.gz")
+        if not 1 <= self.min_capacity <= self.initial_instance_count <= self.max_capacity:
+            raise ValueError("need 1 <= min_capacity <= initial_instance_count <= max_capacity")
+        if not 60 <= self.startup_health_check_timeout_seconds <= 3600:
+            raise ValueError("startup_health_check_timeout_seconds must be within 60..3600")
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """Everything one deployment (environment) of retailsage needs.
+
+    Attributes:
+        prefix: lower-case name prefix of every resource, e.g. ``retailsage-dev``; SageMaker
+            job, model and transform names start with it (IAM is scoped on it).
+        account: the AWS account id (12 digits).
+        region: the AWS region.
+        image: the container image.
+        training: training job settings.
+        transform: Batch Transform settings.
+        lambdas: Lambda sizing and layers.
+        schedule: the nightly schedule.
+        gates: quality-gate rules, one per model type.
+        endpoint: the real-time endpoint, or ``None`` to deploy none.
+        notification_emails: addresses subscribed to the failure topic.
+        raw_prefix: where raw transaction files land in the data bucket.
+        runs_prefix: where each run's channels, scoring rows and predictions go.
+        models_prefix: training output (``model.tar.gz``).
+        checkpoints_prefix: spot-training checkpoints.
+        scoring_object_rows: target rows per scoring object (more objects than instances are
+            written when the data is large, so no instance idles and objects stay small).
+        log_retention_days: retention of the state machine's log group.
+    """
+
+    prefix: str
+    account: str
+    region: str
+    image: ImageConfig
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    transform: TransformConfig = field(default_factory=TransformConfig)
+    lambdas: LambdaConfig = field(default_factory=LambdaConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    gates: tuple[QualityGateRule, ...] = DEFAULT_GATES
+    endpoint: EndpointConfig | None = None
+    notification_emails: tuple[str, ...] = ()
+    raw_prefix: str = "raw/"
+    runs_prefix: str = "runs/"
+    models_prefix: str = "models/"
+    checkpoints_prefix: str = "checkpoints/"
+    scoring_object_rows: int = 50_000
+    log_retention_days: int = 90
+
+    def __post_init__(self) -> None:
+        """Validate names early: they end up in ARNs, bucket names and IAM conditions."""
+        if _NAME.match(self.prefix) is None:
+            raise ValueError(
+                f"prefix {self.prefix!r} must be 3-32 lower-case letters, digits or '-'"
+            )
+        if not re.match(r"^\d{12}$", self.account):
+            raise ValueError(f"account {self.account!r} is not a 12-digit AWS account id")
+        for name in ("raw_prefix", "runs_prefix", "models_prefix", "checkpoints_prefix"):
+            value = getattr(self, name)
+            if not re.match(r"^[a-z0-9][a-z0-9/_-]*/$", value):
+                raise ValueError(f"{name} {value!r} must be a relative key prefix ending in '/'")
+        if len({gate.model_type for gate in self.gates}) != len(self.gates):
+            raise ValueError("at most one quality-gate rule per model type")
+
+    @property
+    def names(self) -> ResourceNames:
+        """The physical names derived from the prefix, account and region."""
+        return ResourceNames(self.prefix, self.account, self.region)
+
+
+@dataclass(frozen=True)
+class ResourceNames:
+    """Physical resource names; one place, so stacks, Lambdas and the local run agree.
+
+    Attributes:
+        prefix: the deployment prefix.
+        account: the AWS account id.
+        region: the AWS region.
+    """
+
+    prefix: str
+    account: str
+    region: str
+
+    @property
+    def data_bucket(self) -> str:
+        """Globally unique data bucket name."""
+        return f"{self.prefix}-data-{self.account}-{self.region}"
+
+    @property
+    def access_log_bucket(self) -> str:
+        """Bucket receiving the data bucket's server access logs."""
+        return f"{self.prefix}-access-logs-{self.account}-{self.region}"
+
+    @property
+    def predictions_table(self) -> str:
+        """DynamoDB predictions table."""
+        return f"{self.prefix}-predictions"
+
+    @property
+    def state_machine(self) -> str:
+        """The pipeline state machine."""
+        return f"{self.prefix}-pipeline"
+
+    @property
+    def extract_function(self) -> str:
+        """The extract Lambda."""
+        return f"{self.prefix}-extract"
+
+    @property
+    def write_function(self) -> str:
+        """The write-predictions Lambda."""
+        return f"{self.prefix}-write-predictions"
+
+    @property
+    def failure_topic(self) -> str:
+        """The SNS failure topic."""
+        return f"{self.prefix}-pipeline-failures"
+
+    @property
+    def schedule(self) -> str:
+        """The EventBridge Scheduler schedule."""
+        return f"{self.prefix}-nightly"
+
+    @property
+    def sagemaker_role(self) -> str:
+        """The SageMaker execution role of training and transform jobs."""
+        return f"{self.prefix}-sagemaker-execution"
+
+    @property
+    def endpoint(self) -> str:
+        """The real-time endpoint."""
+        return f"{self.prefix}-endpoint"
+
+    @property
+    def job_prefix(self) -> str:
+        """Prefix of training job, model and transform job names (the extract Lambda adds it)."""
+        return self.prefix
+
+
+EXAMPLE_ACCOUNT = "123456789012"
+EXAMPLE_REGION = "us-east-1"
+
+
+def example_config(*, with_endpoint: bool = True) -> AppConfig:
+    """Return the reference configuration (tests, the ASL snapshot, the local pipeline).
+
+    Args:
+        with_endpoint: include the real-time endpoint stack.
+
+    Returns:
+        A complete configuration for the placeholder account ``123456789012`` in us-east-1.
+    """
+    prefix = "retailsage-dev"
+    names = ResourceNames(prefix, EXAMPLE_ACCOUNT, EXAMPLE_REGION)
+    endpoint = EndpointConfig(
+        model_data_url=f"s3://{names.data_bucket}/models/{prefix}-example/output/model.tar.gz"
+    )
+    return AppConfig(
+        prefix=prefix,
+        account=EXAMPLE_ACCOUNT,
+        region=EXAMPLE_REGION,
+        image=ImageConfig(
+            f"{EXAMPLE_ACCOUNT}.dkr.ecr.{EXAMPLE_REGION}.amazonaws.com/retailsage:0.1.0"
+        ),
+        endpoint=endpoint if with_endpoint else None,
+        notification_emails=("ml-platform@example.com",),
+    )

@@ -1,0 +1,1 @@
+"""The CloudFormation stacks: storage (stateful), pipeline, real-time endpoint."""

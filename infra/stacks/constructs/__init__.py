@@ -1,0 +1,1 @@
+"""Small constructs the stacks compose: roles, functions, the state machine definition."""

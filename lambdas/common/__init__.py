@@ -1,0 +1,1 @@
+"""Code both Lambdas share: event models, named errors, settings, lazy AWS clients."""

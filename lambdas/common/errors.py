@@ -1,0 +1,28 @@
+"""Named errors: Step Functions matches the class name in ``Retry``/``Catch`` ``ErrorEquals``.
+
+Keep the class names stable; the state machine definition refers to them by name.
+"""
+
+from __future__ import annotations
+
+
+class NoNewData(Exception):
+    """The source prefix holds no transaction files, or none survive cleaning ("Nothing To Do")."""
+
+
+class InvalidInput(Exception):
+    """The execution input or a source file is malformed; the message names the file/column."""
+
+
+class InvalidPredictions(Exception):
+    """Transform output rows are unusable (NaN/inf value, missing id, not JSON) beyond tolerance."""
+
+
+class ThrottledWrites(Exception):
+    """DynamoDB kept items unprocessed after every backoff; safe to retry (idempotent puts)."""
+
+
+NO_NEW_DATA = NoNewData.__name__
+INVALID_INPUT = InvalidInput.__name__
+INVALID_PREDICTIONS = InvalidPredictions.__name__
+THROTTLED_WRITES = ThrottledWrites.__name__

@@ -1,0 +1,103 @@
+"""Lambda settings: resource names from the environment CDK sets (one typed object each).
+
+The variable names are constants here and imported by the pipeline stack, so the stack and the
+functions cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+DATA_BUCKET = "DATA_BUCKET"
+RAW_PREFIX = "RAW_PREFIX"
+RUNS_PREFIX = "RUNS_PREFIX"
+CHECKPOINTS_PREFIX = "CHECKPOINTS_PREFIX"
+JOB_PREFIX = "JOB_PREFIX"
+SCORING_OBJECT_ROWS = "SCORING_OBJECT_ROWS"
+MIN_SCORING_OBJECTS = "MIN_SCORING_OBJECTS"
+TABLE_NAME = "TABLE_NAME"
+
+
+def _require(env: Mapping[str, str], name: str) -> str:
+    """Return a required variable, or raise KeyError naming it."""
+    value = env.get(name, "").strip()
+    if not value:
+        raise KeyError(f"environment variable {name} is not set (the stack sets it)")
+    return value
+
+
+@dataclass(frozen=True)
+class ExtractSettings:
+    """What the extract Lambda reads from its environment.
+
+    Attributes:
+        bucket: the data bucket.
+        raw_prefix: sources must live under this prefix (the role can read nothing else).
+        runs_prefix: each run's outputs go under ``<runs_prefix><run_name>/``.
+        checkpoints_prefix: spot checkpoints go under ``<checkpoints_prefix><run_name>/``.
+        job_prefix: prefix of SageMaker names (IAM on the state machine is scoped on it).
+        scoring_object_rows: target rows per scoring object.
+        min_scoring_objects: at least this many objects when rows allow (= transform
+            instances, so none idles: objects are sharded by key across instances).
+    """
+
+    bucket: str
+    raw_prefix: str
+    runs_prefix: str
+    checkpoints_prefix: str
+    job_prefix: str
+    scoring_object_rows: int
+    min_scoring_objects: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ExtractSettings:
+        """Read the settings.
+
+        Args:
+            env: the environment; ``os.environ`` when omitted.
+
+        Returns:
+            The settings.
+
+        Raises:
+            KeyError: a variable is missing.
+        """
+        env = os.environ if env is None else env
+        return cls(
+            bucket=_require(env, DATA_BUCKET),
+            raw_prefix=_require(env, RAW_PREFIX),
+            runs_prefix=_require(env, RUNS_PREFIX),
+            checkpoints_prefix=_require(env, CHECKPOINTS_PREFIX),
+            job_prefix=_require(env, JOB_PREFIX),
+            scoring_object_rows=max(1, int(_require(env, SCORING_OBJECT_ROWS))),
+            min_scoring_objects=max(1, int(_require(env, MIN_SCORING_OBJECTS))),
+        )
+
+
+@dataclass(frozen=True)
+class WriteSettings:
+    """What the write-predictions Lambda reads from its environment.
+
+    Attributes:
+        table_name: the DynamoDB predictions table.
+    """
+
+    table_name: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> WriteSettings:
+        """Read the settings.
+
+        Args:
+            env: the environment; ``os.environ`` when omitted.
+
+        Returns:
+            The settings.
+
+        Raises:
+            KeyError: a variable is missing.
+        """
+        env = os.environ if env is None else env
+        return cls(table_name=_require(env, TABLE_NAME))

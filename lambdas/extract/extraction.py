@@ -1,0 +1,150 @@
+"""The extract step: S3 source prefix -> training channel + scoring rows for one run."""
+
+from __future__ import annotations
+
+import io
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from lambdas.common.errors import InvalidInput, NoNewData
+from lambdas.common.events import ExtractEvent, ExtractResult, PipelineInput
+from lambdas.common.s3uri import s3_uri
+from lambdas.common.settings import ExtractSettings
+from lambdas.extract.featurize import build_frames, object_count, to_json_lines
+from lambdas.extract.naming import run_name
+from lambdas.extract.sources import download, list_source_keys
+from retailsage.core.errors import DataError
+from retailsage.data.loader import load_transactions
+from retailsage.models.registry import MODEL_TYPES
+
+logger = logging.getLogger(__name__)
+
+
+def hyperparameters(request: PipelineInput) -> dict[str, str]:
+    """Return the SageMaker hyperparameters: a string -> string map with ``model_type``.
+
+    Args:
+        request: the execution input.
+
+    Returns:
+        Every override as a string (booleans as ``true``/``false``), plus ``model_type``.
+
+    Raises:
+        InvalidInput: unknown model type, or a conflicting ``model_type`` hyperparameter.
+    """
+    if request.model_type not in MODEL_TYPES:
+        raise InvalidInput(
+            f"unknown model_type {request.model_type!r}; valid: {', '.join(MODEL_TYPES)}"
+        )
+    values = {
+        key: str(value).lower() if isinstance(value, bool) else str(value)
+        for key, value in request.hyperparameters.items()
+    }
+    if values.setdefault("model_type", request.model_type) != request.model_type:
+        raise InvalidInput(
+            f"hyperparameters.model_type {values['model_type']!r} contradicts "
+            f"model_type {request.model_type!r}"
+        )
+    return values
+
+
+def read_transactions(
+    s3: Any, settings: ExtractSettings, prefix: str, workdir: Path
+) -> tuple[pd.DataFrame, int]:
+    """Download and load every transaction file under ``prefix``.
+
+    Args:
+        s3: an S3 client.
+        settings: bucket and allowed raw prefix.
+        prefix: the requested source prefix.
+        workdir: an empty local directory.
+
+    Returns:
+        The typed transactions and the number of files read.
+
+    Raises:
+        InvalidInput: the prefix is outside the raw prefix, or a file is malformed (the
+            message names the S3 object and the column).
+        NoNewData: no files, or no rows in them.
+    """
+    if not prefix.startswith(settings.raw_prefix):
+        raise InvalidInput(f"source_prefix {prefix!r} is not under {settings.raw_prefix!r}")
+    keys = list_source_keys(s3, settings.bucket, prefix)
+    local = download(s3, settings.bucket, prefix, keys, workdir)
+    try:
+        frame = load_transactions(local)
+    except DataError as exc:
+        where = str(local.resolve())
+        message = str(exc).replace(where, s3_uri(settings.bucket, prefix.rstrip("/")))
+        raise InvalidInput(message) from exc
+    if frame.empty:
+        raise NoNewData(f"the {len(keys)} file(s) under {prefix!r} hold no transactions")
+    return frame, len(keys)
+
+
+def extract(event: ExtractEvent, settings: ExtractSettings, s3: Any) -> ExtractResult:
+    """Run the extract step.
+
+    Args:
+        event: the execution name and input.
+        settings: bucket, prefixes and sizing from the environment.
+        s3: an S3 client.
+
+    Returns:
+        URIs and counts of what was written for this run.
+
+    Raises:
+        InvalidInput: bad input or source file.
+        NoNewData: nothing to train on.
+    """
+    request = event.input
+    params = hyperparameters(request)
+    name = run_name(settings.job_prefix, event.execution_name)
+    with tempfile.TemporaryDirectory(prefix="extract-") as workdir:
+        raw, files = read_transactions(s3, settings, request.source_prefix, Path(workdir))
+    try:
+        frames = build_frames(raw, request.model_type, request.as_of)
+    except DataError as exc:
+        raise InvalidInput(str(exc)) from exc
+    run_prefix = f"{settings.runs_prefix}{name}/"
+    train_key = f"{run_prefix}train/transactions.parquet"
+    s3.put_object(Bucket=settings.bucket, Key=train_key, Body=_parquet(frames.train))
+    parts = object_count(
+        len(frames.scoring), settings.scoring_object_rows, settings.min_scoring_objects
+    )
+    for index, body in enumerate(to_json_lines(frames.scoring, parts)):
+        key = f"{run_prefix}scoring/part-{index:05d}.jsonl"
+        s3.put_object(Bucket=settings.bucket, Key=key, Body=body)
+    predictions_prefix = f"{run_prefix}predictions/"
+    logger.info(
+        "extracted %d train rows, %d scoring rows in %d objects",
+        len(frames.train),
+        len(frames.scoring),
+        parts,
+    )
+    return ExtractResult(
+        run_name=name,
+        model_type=request.model_type,
+        hyperparameters=params,
+        quality_threshold=request.quality_threshold,
+        source_files=files,
+        train_uri=s3_uri(settings.bucket, f"{run_prefix}train/"),
+        train_rows=len(frames.train),
+        scoring_uri=s3_uri(settings.bucket, f"{run_prefix}scoring/"),
+        scoring_rows=len(frames.scoring),
+        scoring_objects=parts,
+        predictions_uri=s3_uri(settings.bucket, predictions_prefix),
+        predictions_prefix=predictions_prefix,
+        checkpoint_uri=s3_uri(settings.bucket, f"{settings.checkpoints_prefix}{name}/"),
+    )
+
+
+def _parquet(frame: pd.DataFrame) -> bytes:
+    """Serialize a frame as Parquet bytes (no index)."""
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()

@@ -1,0 +1,1 @@
+"""Write-predictions Lambda: one Batch Transform output object -> DynamoDB items."""

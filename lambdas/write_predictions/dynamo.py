@@ -1,0 +1,104 @@
+"""DynamoDB BatchWriteItem with backoff on unprocessed items and throttling errors."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from boto3.dynamodb.types import TypeSerializer
+from botocore.exceptions import ClientError
+
+from lambdas.common.errors import ThrottledWrites
+
+BATCH_SIZE = 25
+"""BatchWriteItem accepts at most 25 put requests per call."""
+
+THROTTLING_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+    }
+)
+
+
+def put_requests(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Serialize items into BatchWriteItem put requests.
+
+    Args:
+        items: items with Python values (``Decimal`` numbers, str, bool, None).
+
+    Returns:
+        ``[{"PutRequest": {"Item": <typed attributes>}}]``.
+    """
+    serializer = TypeSerializer()
+    return [
+        {
+            "PutRequest": {
+                "Item": {name: serializer.serialize(value) for name, value in item.items()}
+            }
+        }
+        for item in items
+    ]
+
+
+def batch_write(
+    client: Any,
+    table: str,
+    items: Sequence[dict[str, Any]],
+    *,
+    max_attempts: int = 8,
+    base_delay: float = 0.05,
+    max_delay: float = 5.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Write ``items`` in batches of 25, retrying what DynamoDB leaves unprocessed.
+
+    Unprocessed items (and whole batches refused with a throttling error) are retried with
+    exponential backoff and jitter; every item is therefore written, and because writes are
+    puts on deterministic keys, a retry never creates a duplicate.
+
+    Args:
+        client: a DynamoDB client.
+        table: the table name.
+        items: the items (unique by key).
+        max_attempts: calls per batch before giving up.
+        base_delay: first backoff in seconds.
+        max_delay: backoff cap in seconds.
+        sleep: the sleep function (tests pass a fake one).
+
+    Returns:
+        The number of items written.
+
+    Raises:
+        ThrottledWrites: a batch still had unprocessed items after ``max_attempts`` calls.
+    """
+    requests = put_requests(items)
+    for start in range(0, len(requests), BATCH_SIZE):
+        pending = requests[start : start + BATCH_SIZE]
+        for attempt in range(1, max_attempts + 1):
+            pending = _write_once(client, table, pending)
+            if not pending:
+                break
+            if attempt == max_attempts:
+                raise ThrottledWrites(
+                    f"{len(pending)} item(s) still unprocessed in {table} after {attempt} attempts"
+                )
+            delay = min(max_delay, base_delay * 2**attempt)
+            sleep(delay * random.uniform(0.5, 1.0))
+    return len(requests)
+
+
+def _write_once(client: Any, table: str, pending: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Send one BatchWriteItem call; return the requests still to write."""
+    try:
+        response = client.batch_write_item(RequestItems={table: pending})
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in THROTTLING_CODES:
+            return pending
+        raise
+    unprocessed: list[dict[str, Any]] = response.get("UnprocessedItems", {}).get(table, [])
+    return unprocessed

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import pytest
+
+from retailsage.core.errors import HyperparameterError
+from retailsage.core.hyperparameters import (
+    check_range,
+    parse_hyperparameters,
+    to_hyperparameters,
+)
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    n_clusters: int = 8
+    eta: float = 0.1
+    objective: Literal["reg:squarederror", "reg:absoluteerror"] = "reg:squarederror"
+    log_target: bool = False
+    cutoff: str | None = None
+    hidden: tuple[int, ...] = (32,)
+
+    def __post_init__(self) -> None:
+        check_range("n_clusters", self.n_clusters, low=2, high=256)
+        check_range("eta", self.eta, low=0.0, high=1.0, low_open=True)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"n_clusters": "12"}, DemoConfig(n_clusters=12)),
+        ({"n_clusters": "12.0"}, DemoConfig(n_clusters=12)),
+        ({"eta": '"0.3"'}, DemoConfig(eta=0.3)),
+        ({"objective": '"reg:absoluteerror"'}, DemoConfig(objective="reg:absoluteerror")),
+        ({"objective": "reg:absoluteerror"}, DemoConfig(objective="reg:absoluteerror")),
+        ({"log_target": "true"}, DemoConfig(log_target=True)),
+        ({"log_target": '"False"'}, DemoConfig(log_target=False)),
+        ({"cutoff": "2011-09-01"}, DemoConfig(cutoff="2011-09-01")),
+        ({"cutoff": "null"}, DemoConfig(cutoff=None)),
+        ({"hidden": "16,8"}, DemoConfig(hidden=(16, 8))),
+        ({"hidden": "[16, 8]"}, DemoConfig(hidden=(16, 8))),
+        ({"_tuning_objective_metric": "x", "sagemaker_region": '"us-east-1"'}, DemoConfig()),
+    ],
+)
+def test_parse_accepts_plain_and_json_encoded_strings(raw, expected):
+    assert parse_hyperparameters(DemoConfig, raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "needle"),
+    [
+        ({"n_cluster": "3"}, "unknown hyperparameter(s) n_cluster; valid keys are: cutoff, eta"),
+        ({"n_clusters": "three"}, "'n_clusters': 'three' is not a valid int"),
+        ({"n_clusters": "2.5"}, "is not a valid int"),
+        ({"log_target": "yes"}, "use 'true' or 'false'"),
+        ({"objective": "reg:gamma"}, "is not one of the allowed values"),
+        ({"n_clusters": "1"}, "'n_clusters': 1 is out of range; allowed [2, 256]"),
+        ({"eta": "0"}, "'eta': 0.0 is out of range; allowed (0.0, 1.0]"),
+    ],
+)
+def test_parse_rejects_with_a_message_naming_field_value_and_range(raw, needle):
+    with pytest.raises(HyperparameterError) as info:
+        parse_hyperparameters(DemoConfig, raw)
+    assert needle in str(info.value)
+
+
+def test_to_hyperparameters_round_trips():
+    config = DemoConfig(n_clusters=5, log_target=True, hidden=(4, 2), cutoff="2011-01-01")
+    raw = to_hyperparameters(config)
+    assert all(isinstance(v, str) for v in raw.values())
+    assert raw["log_target"] == "true"
+    assert parse_hyperparameters(DemoConfig, raw) == config

@@ -1,0 +1,72 @@
+"""Typed configuration: validation at the boundary, derived names."""
+
+import pytest
+from infra.config import (
+    AppConfig,
+    EndpointConfig,
+    ImageConfig,
+    ScheduleConfig,
+    TrainingConfig,
+    TransformConfig,
+    example_config,
+)
+
+
+def test_image_uri_parts():
+    image = ImageConfig("123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/retailsage:1.2.3")
+    assert (image.account, image.region, image.repository) == (
+        "123456789012",
+        "eu-west-1",
+        "team/retailsage",
+    )
+
+
+@pytest.mark.parametrize(
+    ("factory", "message"),
+    [
+        (lambda: ImageConfig("docker.io/library/python:3.12"), "not an ECR image"),
+        (
+            lambda: TrainingConfig(use_spot=True, max_runtime_seconds=10, max_wait_seconds=5),
+            "max_wait",
+        ),
+        (lambda: TransformConfig(max_payload_mb=60, max_concurrent_transforms=2), "<= 100"),
+        (lambda: TransformConfig(invocations_max_retries=4), "0..3"),
+        (lambda: ScheduleConfig(expression="every night"), "cron"),
+        (lambda: EndpointConfig(model_data_url="s3://b/model.zip"), "tar.gz"),
+        (
+            lambda: EndpointConfig(
+                model_data_url="s3://bkt/m.tar.gz", min_capacity=3, max_capacity=2
+            ),
+            "capacity",
+        ),
+        (
+            lambda: AppConfig(
+                prefix="Bad_Prefix",
+                account="123456789012",
+                region="us-east-1",
+                image=example_config().image,
+            ),
+            "prefix",
+        ),
+        (
+            lambda: AppConfig(
+                prefix="ok-prefix",
+                account="12345",
+                region="us-east-1",
+                image=example_config().image,
+            ),
+            "account",
+        ),
+    ],
+)
+def test_invalid_configuration_is_rejected_early(factory, message):
+    with pytest.raises(ValueError, match=message):
+        factory()
+
+
+def test_names_are_derived_from_prefix_account_and_region():
+    names = example_config().names
+    assert names.data_bucket == "retailsage-dev-data-123456789012-us-east-1"
+    assert names.predictions_table == "retailsage-dev-predictions"
+    assert names.state_machine == "retailsage-dev-pipeline"
+    assert names.job_prefix == "retailsage-dev"

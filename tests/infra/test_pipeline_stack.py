@@ -1,0 +1,169 @@
+"""Pipeline stack resources: IAM, Lambdas, schedule, logging, topic."""
+
+import json
+
+import pytest
+from infra.stacks.constructs.lambda_asset import stage_lambda_source
+from infra.stacks.constructs.state_machine_access import MANAGED_RULES
+from lambdas.common import settings as env
+
+pytestmark = pytest.mark.xdist_group("cdk-synth")
+
+# Actions with no resource-level permissions; the only ones allowed on Resource "*".
+RESOURCELESS_ACTIONS = {
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+    "ecr:GetAuthorizationToken",
+    "cloudwatch:PutMetricData",
+}
+
+
+def statements(template, of_type):
+    for policy in of_type(template, "AWS::IAM::Policy").values():
+        yield from policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def state_machine_statements(pipeline, of_type):
+    (role_id,) = [
+        k for k in of_type(pipeline, "AWS::IAM::Role") if k.startswith("PipelineStateMachineRole")
+    ]
+    for policy in of_type(pipeline, "AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            yield from policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+def test_pass_role_is_scoped_to_the_sagemaker_role_and_service(pipeline, of_type):
+    passes = [
+        s
+        for s in state_machine_statements(pipeline, of_type)
+        if "iam:PassRole" in as_list(s["Action"])
+    ]
+    assert len(passes) == 1
+    assert passes[0]["Resource"]["Fn::GetAtt"][0].startswith("SageMakerExecutionRole")
+    assert passes[0]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
+    }
+
+
+def test_sync_jobs_have_their_managed_rule_permissions(pipeline, of_type):
+    (events,) = [
+        s
+        for s in state_machine_statements(pipeline, of_type)
+        if "events:PutRule" in as_list(s["Action"])
+    ]
+    assert sorted(events["Action"]) == [
+        "events:DescribeRule",
+        "events:PutRule",
+        "events:PutTargets",
+    ]
+    rendered = json.dumps(events["Resource"])
+    for rule in MANAGED_RULES:
+        assert f"rule/{rule}" in rendered
+
+
+def test_sagemaker_permissions_are_scoped_to_the_job_prefix(pipeline, of_type, config):
+    for statement in state_machine_statements(pipeline, of_type):
+        actions = as_list(statement["Action"])
+        if any(a.startswith("sagemaker:") for a in actions):
+            for resource in as_list(statement["Resource"]):
+                assert json.dumps(resource).endswith(f'/{config.names.job_prefix}-*"]]}}'), (
+                    statement
+                )
+
+
+def test_no_unjustified_wildcard_resources(synth, of_type):
+    for template in synth.templates.values():
+        for statement in statements(template, of_type):
+            if "*" in as_list(statement["Resource"]):
+                assert set(as_list(statement["Action"])) <= RESOURCELESS_ACTIONS, statement
+            for action in as_list(statement["Action"]):
+                assert not action.endswith(":*"), statement
+
+
+def test_lambda_environment_comes_from_the_config(pipeline, of_type, config):
+    functions = {
+        f["Properties"]["FunctionName"]: f["Properties"]
+        for f in of_type(pipeline, "AWS::Lambda::Function").values()
+    }
+    extract = functions[config.names.extract_function]
+    assert extract["Handler"] == "lambdas.extract.handler.lambda_handler"
+    assert extract["Environment"]["Variables"] | {} == {
+        env.DATA_BUCKET: config.names.data_bucket,
+        env.RAW_PREFIX: config.raw_prefix,
+        env.RUNS_PREFIX: config.runs_prefix,
+        env.CHECKPOINTS_PREFIX: config.checkpoints_prefix,
+        env.JOB_PREFIX: config.names.job_prefix,
+        env.SCORING_OBJECT_ROWS: str(config.scoring_object_rows),
+        env.MIN_SCORING_OBJECTS: str(config.transform.instance_count),
+        "POWERTOOLS_SERVICE_NAME": "retailsage-extract",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+    }
+    assert extract["EphemeralStorage"] == {"Size": config.lambdas.ephemeral_storage_mb}
+    assert len(extract["Layers"]) == 2
+    writer = functions[config.names.write_function]
+    assert writer["Environment"]["Variables"][env.TABLE_NAME] == config.names.predictions_table
+    assert writer["Handler"] == "lambdas.write_predictions.handler.lambda_handler"
+
+
+def test_lambda_roles_touch_only_their_prefixes_and_table(pipeline, of_type, config):
+    rendered = json.dumps(
+        [
+            s
+            for s in statements(pipeline, of_type)
+            if any(a.startswith(("s3:", "dynamodb:")) for a in as_list(s["Action"]))
+        ]
+    )
+    assert "dynamodb:BatchWriteItem" in rendered
+    assert "dynamodb:DeleteItem" not in rendered and "dynamodb:Scan" not in rendered
+    assert f"{config.names.data_bucket}/{config.raw_prefix}*" in rendered
+
+
+def test_schedule_starts_the_state_machine_with_the_configured_input(pipeline, of_type, config):
+    (schedule,) = of_type(pipeline, "AWS::Scheduler::Schedule").values()
+    props = schedule["Properties"]
+    assert props["ScheduleExpression"] == config.schedule.expression
+    assert props["ScheduleExpressionTimezone"] == config.schedule.timezone
+    assert props["State"] == "ENABLED"
+    assert props["Target"]["Arn"]["Ref"].startswith("PipelineStateMachine")
+    assert json.loads(props["Target"]["Input"]) == dict(config.schedule.execution_input)
+
+
+def test_state_machine_logs_everything_and_traces(pipeline, of_type, config):
+    (machine,) = of_type(pipeline, "AWS::StepFunctions::StateMachine").values()
+    props = machine["Properties"]
+    assert props["StateMachineName"] == config.names.state_machine
+    assert props["LoggingConfiguration"]["Level"] == "ALL"
+    assert props["LoggingConfiguration"]["IncludeExecutionData"] is True
+    assert props["TracingConfiguration"] == {"Enabled": True}
+
+
+def test_failure_topic_is_encrypted_and_subscribed(pipeline, of_type, config):
+    (topic,) = of_type(pipeline, "AWS::SNS::Topic").values()
+    assert topic["Properties"]["TopicName"] == config.names.failure_topic
+    assert "KmsMasterKeyId" in topic["Properties"]
+    subscriptions = of_type(pipeline, "AWS::SNS::Subscription").values()
+    assert [s["Properties"]["Endpoint"] for s in subscriptions] == list(config.notification_emails)
+
+
+def test_lambda_asset_ships_handlers_and_light_shared_code_only(tmp_path):
+    staged = stage_lambda_source(tmp_path / "asset")
+    assert (staged / "lambdas" / "extract" / "handler.py").is_file()
+    assert (staged / "retailsage" / "features" / "gap.py").is_file()
+    assert (staged / "retailsage" / "data" / "loader.py").is_file()
+    assert not (staged / "retailsage" / "train").exists()
+    assert not (staged / "retailsage" / "serve").exists()
+    assert not list(staged.rglob("__pycache__"))

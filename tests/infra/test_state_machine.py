@@ -1,0 +1,189 @@
+"""The deployed state machine definition: order, integrations, error handling, data flow."""
+
+import pytest
+from infra.stacks.constructs.sagemaker_states import GATE_METRIC
+from lambdas.common.events import ExtractResult
+
+from retailsage.pipeline import states
+from retailsage.train.metrics import METRIC_DEFINITIONS
+
+pytestmark = pytest.mark.xdist_group("cdk-synth")
+
+
+def all_states(definition):
+    """Every state, including those inside Map item processors."""
+    for name, state in definition["States"].items():
+        yield name, state
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if processor:
+            yield from all_states(processor)
+
+
+def test_happy_path_visits_states_in_order(asl):
+    path, name = [], asl["StartAt"]
+    while name:
+        path.append(name)
+        state = asl["States"][name]
+        name = state["Choices"][0]["Next"] if state["Type"] == "Choice" else state.get("Next")
+    assert tuple(path) == states.HAPPY_PATH
+    assert set(asl["States"]) == {
+        *states.HAPPY_PATH,
+        states.NOTHING_TO_DO,
+        states.MODEL_REJECTED,
+        states.NOTIFY_FAILURE,
+        states.PIPELINE_FAILED,
+    }
+
+
+def test_every_transition_target_exists(asl):
+    for _, state in all_states(asl):
+        targets = [state.get("Next"), state.get("Default")]
+        targets += [c["Next"] for c in state.get("Choices", [])]
+        targets += [c["Next"] for c in state.get("Catch", [])]
+        for target in filter(None, targets):
+            assert target in asl["States"] or any(target == n for n, _ in all_states(asl))
+
+
+def test_training_and_transform_run_as_sync_jobs(asl):
+    train, transform = asl["States"][states.TRAIN_MODEL], asl["States"][states.BATCH_TRANSFORM]
+    assert train["Resource"] == "arn:${AWS::Partition}:states:::sagemaker:createTrainingJob.sync"
+    assert transform["Resource"] == (
+        "arn:${AWS::Partition}:states:::sagemaker:createTransformJob.sync"
+    )
+    assert asl["States"][states.CREATE_MODEL]["Resource"].endswith(":sagemaker:createModel")
+
+
+def test_every_task_retries_transient_errors_and_catches_to_notify(asl):
+    for name in states.TASK_STATES:
+        state = asl["States"][name]
+        assert state["Retry"], name
+        assert all("States.ALL" not in r["ErrorEquals"] for r in state["Retry"]), name
+        catch_all = state["Catch"][-1]
+        assert catch_all == {
+            "ErrorEquals": ["States.ALL"],
+            "ResultPath": "$.error",
+            "Next": states.NOTIFY_FAILURE,
+        }, name
+    for name, state in all_states(asl):
+        if state["Type"] == "Task":
+            assert state.get("Retry"), name
+
+
+def test_failure_path_notifies_then_fails_with_the_cause(asl):
+    notify = asl["States"][states.NOTIFY_FAILURE]
+    assert notify["Resource"].endswith(":states:::sns:publish")
+    assert notify["Next"] == states.PIPELINE_FAILED
+    assert notify["ResultPath"] is None
+    assert notify["Catch"][0]["Next"] == states.PIPELINE_FAILED
+    failed = asl["States"][states.PIPELINE_FAILED]
+    assert failed == {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
+
+
+def test_no_new_data_ends_in_nothing_to_do(asl):
+    extract = asl["States"][states.EXTRACT_DATA]
+    assert extract["Catch"][0] == {
+        "ErrorEquals": ["NoNewData"],
+        "ResultPath": "$.no_new_data",
+        "Next": states.NOTHING_TO_DO,
+    }
+    assert asl["States"][states.NOTHING_TO_DO]["Type"] == "Succeed"
+
+
+def test_extract_passes_execution_name_and_input_and_keeps_only_its_result(asl):
+    extract = asl["States"][states.EXTRACT_DATA]
+    assert extract["Resource"] == "arn:${AWS::Partition}:states:::lambda:invoke"
+    assert extract["Parameters"]["FunctionName"] == "${ExtractFunction.Arn}"
+    assert extract["Parameters"]["Payload"] == {
+        "execution_name.$": "$$.Execution.Name",
+        "input.$": "$",
+    }
+    assert extract["ResultSelector"] == {
+        f"{field}.$": f"$.Payload.{field}" for field in ExtractResult.model_fields
+    }
+    assert extract["ResultPath"] == "$.extract"
+
+
+def test_training_job_parameters(asl, config):
+    train = asl["States"][states.TRAIN_MODEL]
+    params = train["Parameters"]
+    assert params["TrainingJobName.$"] == "$.extract.run_name"
+    assert params["HyperParameters.$"] == "$.extract.hyperparameters"
+    definitions = params["AlgorithmSpecification"]["MetricDefinitions"]
+    assert definitions[:-1] == METRIC_DEFINITIONS
+    assert definitions[-1] == {
+        "Name": GATE_METRIC,
+        "Regex": r"(?:train:anomaly_rate|validation:mae)=(\S+?);",
+    }
+    assert len(definitions) <= 40
+    assert params["AlgorithmSpecification"]["TrainingImage"] == config.image.uri
+    assert params["EnableManagedSpotTraining"] is True
+    assert params["StoppingCondition"] == {
+        "MaxRuntimeInSeconds": config.training.max_runtime_seconds,
+        "MaxWaitTimeInSeconds": config.training.max_wait_seconds,
+    }
+    assert params["CheckpointConfig"]["S3Uri.$"] == "$.extract.checkpoint_uri"
+    channel = params["InputDataConfig"][0]["DataSource"]["S3DataSource"]
+    assert channel["S3Uri.$"] == "$.extract.train_uri"
+    assert params["ResourceConfig"]["InstanceType"] == config.training.instance_type
+
+
+def test_sagemaker_results_keep_plain_values_only(asl):
+    train = asl["States"][states.TRAIN_MODEL]["ResultSelector"]
+    assert train["model_artifacts.$"] == "$.ModelArtifacts.S3ModelArtifacts"
+    assert train["gate_value.$"] == (
+        f"$.FinalMetricDataList[?(@.MetricName == '{GATE_METRIC}')].Value"
+    )
+    assert train["metric_names.$"] == "$.FinalMetricDataList[*].MetricName"
+    assert train["metric_values.$"] == "$.FinalMetricDataList[*].Value"
+    assert set(train) == {
+        "job_name.$",
+        "model_artifacts.$",
+        "gate_value.$",
+        "metric_names.$",
+        "metric_values.$",
+    }
+    transform = asl["States"][states.BATCH_TRANSFORM]["ResultSelector"]
+    assert transform == {
+        "job_name.$": "$.TransformJobName",
+        "output_uri.$": "$.TransformOutput.S3OutputPath",
+    }
+
+
+def test_batch_transform_splits_json_lines_and_joins_input(asl, config):
+    params = asl["States"][states.BATCH_TRANSFORM]["Parameters"]
+    assert params["BatchStrategy"] == "MultiRecord"
+    assert params["TransformInput"]["SplitType"] == "Line"
+    assert params["TransformInput"]["ContentType"] == "application/jsonlines"
+    assert params["TransformOutput"]["AssembleWith"] == "Line"
+    assert params["TransformOutput"]["Accept"] == "application/jsonlines"
+    assert params["DataProcessing"]["JoinSource"] == "Input"
+    assert params["TransformResources"]["InstanceCount"] == config.transform.instance_count
+    assert params["ModelName.$"] == params["TransformJobName.$"] == "$.extract.run_name"
+
+
+@pytest.mark.parametrize("model_type", ["xgboost", "lstm", "pca_kmeans"])
+def test_quality_gate_compares_the_gate_value_with_the_input_threshold(asl, model_type):
+    operator = "NumericLessThanEqualsPath"
+    gate = asl["States"][states.QUALITY_GATE]
+    assert gate["Default"] == states.MODEL_REJECTED
+    rule = next(c for c in gate["Choices"] if c["And"][0]["StringEquals"] == model_type)
+    variable = "$.training.gate_value[0]"
+    assert rule["Next"] == states.CREATE_MODEL
+    assert rule["And"][1] == {"Variable": variable, "IsPresent": True}
+    assert rule["And"][2] == {"Variable": variable, operator: "$.extract.quality_threshold"}
+
+
+def test_write_predictions_is_a_distributed_map_over_the_transform_output(asl, config):
+    write = asl["States"][states.WRITE_PREDICTIONS]
+    assert write["Type"] == "Map"
+    assert write["ItemReader"]["Resource"] == "arn:${AWS::Partition}:states:::s3:listObjectsV2"
+    assert write["ItemReader"]["Parameters"] == {
+        "Bucket": config.names.data_bucket,
+        "Prefix.$": "$.extract.predictions_prefix",
+    }
+    assert write["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+    inner = write["ItemProcessor"]["States"][states.WRITE_PREDICTION_OBJECT]
+    assert inner["Parameters"]["FunctionName"] == "${WritePredictionsFunction.Arn}"
+    assert ["ThrottledWrites"] in [r["ErrorEquals"] for r in inner["Retry"]]
+    assert write["ItemSelector"]["key.$"] == "$$.Map.Item.Value.Key"
+    assert write["MaxConcurrency"] == config.lambdas.write_concurrency

@@ -1,0 +1,131 @@
+import gzip
+import io
+import json
+import re
+
+import pandas as pd
+import pytest
+from lambdas.common.errors import InvalidInput, NoNewData
+from lambdas.extract.handler import lambda_handler
+from lambdas.extract.naming import MAX_NAME, run_name
+
+BUCKET = "retailsage-test-data-123456789012-us-east-1"
+
+
+def event(model_type="xgboost", prefix="raw/", **extra):
+    return {
+        "execution_name": "nightly_2026-11-22",
+        "input": {
+            "model_type": model_type,
+            "hyperparameters": {"num_round": 50, "early_stopping": True},
+            "quality_threshold": 30,
+            "source_prefix": prefix,
+            **extra,
+        },
+    }
+
+
+def read_jsonl(s3, prefix):
+    listing = s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix)["Contents"]
+    keys = sorted(item["Key"] for item in listing)
+    bodies = [s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode() for key in keys]
+    return keys, [json.loads(line) for body in bodies for line in body.splitlines() if line]
+
+
+def test_extract_gap_model_writes_channel_and_sharded_snapshot_rows(
+    aws, put_raw, raw_csv, lambda_context
+):
+    put_raw("raw/2011/part-1.csv", raw_csv)
+    result = lambda_handler(event(), lambda_context)
+
+    assert result["run_name"] == "retailsage-test-nightly-2026-11-22-" + result["run_name"][-8:]
+    assert result["hyperparameters"] == {
+        "num_round": "50",
+        "early_stopping": "true",
+        "model_type": "xgboost",
+    }
+    assert result["source_files"] == 1
+    assert result["train_rows"] == 60
+    assert result["scoring_rows"] == 6
+    # 6 rows at 4 rows per object -> 2 objects (and never fewer than the 2 transform instances)
+    assert result["scoring_objects"] == 2
+    run = f"runs/{result['run_name']}/"
+    assert result["train_uri"] == f"s3://{BUCKET}/{run}train/"
+    assert result["predictions_prefix"] == f"{run}predictions/"
+    assert result["checkpoint_uri"] == f"s3://{BUCKET}/checkpoints/{result['run_name']}/"
+    body = aws["s3"].get_object(Bucket=BUCKET, Key=f"{run}train/transactions.parquet")["Body"]
+    assert len(pd.read_parquet(io.BytesIO(body.read()))) == 60
+    keys, rows = read_jsonl(aws["s3"], f"{run}scoring/")
+    assert len(keys) == 2
+    assert [row["CustomerID"] for row in rows] == [str(c) for c in range(12000, 12006)]
+    assert {"as_of_date", "order_date", "last_gap"} <= rows[0].keys()
+
+
+def test_extract_anomaly_model_scores_lines_with_record_ids(aws, put_raw, raw_csv, lambda_context):
+    put_raw("raw/part-1.csv.gz", gzip.compress(raw_csv))
+    result = lambda_handler(event("pca_kmeans"), lambda_context)
+
+    assert result["scoring_rows"] == 60
+    assert result["scoring_objects"] == 15
+    _, rows = read_jsonl(aws["s3"], f"runs/{result['run_name']}/scoring/")
+    ids = [row["record_id"] for row in rows]
+    assert len(set(ids)) == 60
+    assert ids[0] == f"{rows[0]['InvoiceNo']}#{rows[0]['StockCode']}#000000000"
+
+
+def test_extract_empty_prefix_raises_no_new_data(aws, lambda_context):
+    with pytest.raises(NoNewData, match="no transaction files"):
+        lambda_handler(event(prefix="raw/empty/"), lambda_context)
+
+
+def test_extract_malformed_file_names_file_and_column(aws, put_raw, lambda_context):
+    put_raw("raw/bad.csv", b"InvoiceNo,StockCode,Quantity\n1,2,3\n")
+    with pytest.raises(InvalidInput) as info:
+        lambda_handler(event(), lambda_context)
+    message = str(info.value)
+    assert "bad.csv" in message
+    assert "/tmp/" not in message
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"model_type": "prophet"}, "unknown model_type 'prophet'"),
+        ({"quality_threshold": "NaN"}, "quality_threshold"),
+        ({"source_prefix": "s3://elsewhere/raw/"}, "source_prefix"),
+        ({"extra_key": 1}, "extra_key"),
+    ],
+)
+def test_extract_rejects_bad_input_with_named_error(aws, lambda_context, change, expected):
+    request = event()
+    request["input"].update(change)
+    with pytest.raises(InvalidInput, match=expected):
+        lambda_handler(request, lambda_context)
+
+
+def test_extract_refuses_prefix_outside_raw(aws, lambda_context):
+    with pytest.raises(InvalidInput, match="not under 'raw/'"):
+        lambda_handler(event(prefix="runs/"), lambda_context)
+
+
+@pytest.mark.parametrize(
+    "execution",
+    [
+        "nightly",
+        "a_b.c",
+        "x" * 80,
+        "-leading-and-trailing-",
+        "9f1c2b7e-5d3a-4e8f-b6a1-0c2d3e4f5a6b",
+    ],
+)
+def test_run_name_is_sagemaker_valid_and_deterministic(execution):
+    name = run_name("retailsage-dev", execution)
+    assert len(name) <= MAX_NAME
+    assert re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", name)
+    assert name.startswith("retailsage-dev-")
+    assert name == run_name("retailsage-dev", execution)
+
+
+def test_run_name_keeps_distinct_executions_distinct():
+    assert run_name("p", "run_1") != run_name("p", "run-1")
+    assert run_name("p", "a" * 79 + "1") != run_name("p", "a" * 79 + "2")

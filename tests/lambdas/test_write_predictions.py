@@ -1,0 +1,173 @@
+import json
+from decimal import Decimal
+
+import pytest
+from lambdas.common.errors import InvalidInput, InvalidPredictions, ThrottledWrites
+from lambdas.common.events import WritePredictionsEvent
+from lambdas.common.settings import WriteSettings
+from lambdas.write_predictions.dynamo import batch_write
+from lambdas.write_predictions.handler import lambda_handler
+from lambdas.write_predictions.writer import write_predictions
+
+BUCKET = "retailsage-test-data-123456789012-us-east-1"
+TABLE = "retailsage-test-predictions"
+KEY = "runs/run-1/predictions/part-00000.jsonl.out"
+
+
+def gap_lines(n=60, bad_index=None):
+    lines = []
+    for i in range(n):
+        value = float("nan") if i == bad_index else 10.0 + i / 3
+        lines.append(
+            {
+                "CustomerID": str(12000 + i),
+                "as_of_date": "2011-12-10T00:00:00.000",
+                "last_gap": 17.0,
+                "SageMakerOutput": {
+                    "predicted_gap_days": value,
+                    "predicted_next_purchase_date": "2011-12-27",
+                },
+            }
+        )
+    return "\n".join(json.dumps(line) for line in lines).encode() + b"\n"
+
+
+def put(aws, body, key=KEY):
+    aws["s3"].put_object(Bucket=BUCKET, Key=key, Body=body)
+
+
+def items(aws):
+    pages = aws["dynamodb"].get_paginator("scan").paginate(TableName=TABLE)
+    return [item for page in pages for item in page["Items"]]
+
+
+def event(model_type="xgboost", key=KEY, **extra):
+    return {"bucket": BUCKET, "key": key, "run_name": "run-1", "model_type": model_type, **extra}
+
+
+def test_write_joined_gap_output_one_item_per_customer(aws, lambda_context):
+    put(aws, gap_lines())
+    result = lambda_handler(event(), lambda_context)
+
+    assert result == {"key": KEY, "read": 60, "written": 60, "rejected": 0}
+    stored = {item["customer_id"]["S"]: item for item in items(aws)}
+    assert len(stored) == 60
+    first = stored["12000"]
+    assert first["prediction_key"] == {"S": "run-1"}
+    assert first["predicted_gap_days"] == {"N": "10.0"}
+    assert first["predicted_next_purchase_date"] == {"S": "2011-12-27"}
+    assert first["as_of_date"] == {"S": "2011-12-10T00:00:00.000"}
+    assert first["model_type"] == {"S": "xgboost"}
+
+
+def test_write_rerun_overwrites_same_items(aws, lambda_context):
+    put(aws, gap_lines())
+    lambda_handler(event(), lambda_context)
+    before = sorted(json.dumps(item, sort_keys=True) for item in items(aws))
+    lambda_handler(event(), lambda_context)
+    after = sorted(json.dumps(item, sort_keys=True) for item in items(aws))
+    assert after == before
+
+
+def test_write_anomaly_lines_keyed_by_record_and_customer(aws, lambda_context):
+    lines = [
+        {
+            "record_id": "536365#85123A#000000000",
+            "CustomerID": 17850.0,
+            "InvoiceNo": "536365",
+            "SageMakerOutput": {"anomaly_score": 0.1, "cluster_id": 3, "is_anomaly": False},
+        },
+        {
+            "record_id": "536366#71053#000000001",
+            "CustomerID": None,
+            "InvoiceNo": "536366",
+            "SageMakerOutput": {"anomaly_score": 4.2, "cluster_id": 1, "is_anomaly": True},
+        },
+    ]
+    put(aws, "\n".join(json.dumps(line) for line in lines).encode())
+    result = lambda_handler(event("pca_kmeans"), lambda_context)
+
+    assert result["written"] == 2
+    keys = {(i["customer_id"]["S"], i["prediction_key"]["S"]) for i in items(aws)}
+    assert keys == {
+        ("17850", "run-1#536365#85123A#000000000"),
+        ("unknown", "run-1#536366#71053#000000001"),
+    }
+    flagged = next(i for i in items(aws) if i["customer_id"]["S"] == "unknown")
+    assert flagged["is_anomaly"] == {"BOOL": True}
+    assert flagged["anomaly_score"] == {"N": "4.2"}
+
+
+def test_write_nan_prediction_raises_named_error_and_writes_nothing(aws, lambda_context):
+    put(aws, gap_lines(bad_index=7))
+    with pytest.raises(InvalidPredictions, match="line 8"):
+        lambda_handler(event(), lambda_context)
+    assert items(aws) == []
+
+
+def test_write_tolerated_rejections_are_counted(aws, lambda_context):
+    put(aws, gap_lines(bad_index=7).replace(b"NaN", b"Infinity"))
+    result = lambda_handler(event(max_rejected=1), lambda_context)
+    assert (result["read"], result["written"], result["rejected"]) == (60, 59, 1)
+
+
+def test_write_rejects_output_that_is_not_json_lines(aws, lambda_context):
+    put(aws, b"this is not json\n")
+    with pytest.raises(InvalidPredictions, match="not JSON Lines"):
+        lambda_handler(event(), lambda_context)
+
+
+def test_write_bad_event_is_invalid_input(aws, lambda_context):
+    with pytest.raises(InvalidInput, match="run_name"):
+        lambda_handler(event() | {"run_name": "bad name with spaces"}, lambda_context)
+
+
+class ThrottlingClient:
+    """Delegates to moto but leaves part of each batch unprocessed, as DynamoDB does."""
+
+    def __init__(self, client, throttled_calls):
+        self.client = client
+        self.throttled_calls = throttled_calls
+        self.calls = 0
+        self.puts: dict[tuple[str, str], int] = {}
+
+    def batch_write_item(self, RequestItems):  # noqa: N803 - boto3's name
+        self.calls += 1
+        ((table, requests),) = RequestItems.items()
+        keep = requests
+        unprocessed = []
+        if self.calls <= self.throttled_calls:
+            keep, unprocessed = requests[: len(requests) // 2], requests[len(requests) // 2 :]
+        if keep:
+            self.client.batch_write_item(RequestItems={table: keep})
+        for request in keep:
+            item = request["PutRequest"]["Item"]
+            key = (item["customer_id"]["S"], item["prediction_key"]["S"])
+            self.puts[key] = self.puts.get(key, 0) + 1
+        return {"UnprocessedItems": {table: unprocessed} if unprocessed else {}}
+
+
+def test_write_under_throttling_writes_every_row_exactly_once(aws):
+    put(aws, gap_lines(n=60))
+    throttling = ThrottlingClient(aws["dynamodb"], throttled_calls=5)
+    delays = []
+    result = write_predictions(
+        WritePredictionsEvent(**event()),
+        WriteSettings(TABLE),
+        aws["s3"],
+        throttling,
+        sleep=delays.append,
+    )
+    assert result.written == 60
+    assert len(items(aws)) == 60
+    assert set(throttling.puts.values()) == {1}
+    assert len(throttling.puts) == 60
+    assert len(delays) == 5
+    assert all(0 < delay <= 5.0 for delay in delays)
+
+
+def test_batch_write_gives_up_with_named_error(aws):
+    throttling = ThrottlingClient(aws["dynamodb"], throttled_calls=10**6)
+    rows = [{"customer_id": str(i), "prediction_key": "r", "v": Decimal("1.5")} for i in range(3)]
+    with pytest.raises(ThrottledWrites, match="unprocessed"):
+        batch_write(throttling, TABLE, rows, max_attempts=3, sleep=lambda _: None)

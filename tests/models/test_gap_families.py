@@ -1,0 +1,112 @@
+"""XGBoost and LSTM specifics: explanations, objectives, unknown countries, resume, metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from retailsage.models.base import TrainingHooks, TrainingInterrupted
+from retailsage.models.lstm_gap import LSTMGap, LSTMGapConfig
+from retailsage.models.xgboost_gap import XGBoostGap, XGBoostGapConfig
+
+
+def _split(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    half = len(rows) * 3 // 4
+    return rows.iloc[:half], rows.iloc[half:]
+
+
+@pytest.mark.parametrize("log_target", [False, True])
+def test_xgboost_explain_sums_to_prediction(gap_rows: pd.DataFrame, log_target: bool) -> None:
+    config = XGBoostGapConfig(num_round=20, nthread=1, log_target=log_target)
+    model = XGBoostGap(config).fit(gap_rows)
+    frame = gap_rows.iloc[:40]
+    contributions = model.explain(frame)
+    assert list(contributions.columns) == [*model.input_columns, "bias"]
+    total = contributions.sum(axis=1).to_numpy()
+    expected = model.predict(frame)["predicted_gap_days"].to_numpy()
+    np.testing.assert_allclose(np.expm1(total) if log_target else total, expected, rtol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "objective", ["reg:squarederror", "reg:absoluteerror", "reg:pseudohubererror"]
+)
+def test_xgboost_objectives_fit_and_early_stop(gap_rows: pd.DataFrame, objective: str) -> None:
+    train, validation = _split(gap_rows)
+    seen: list[tuple[str, int]] = []
+    hooks = TrainingHooks(on_metric=lambda name, value, step: seen.append((name, step)))
+    config = XGBoostGapConfig(
+        num_round=200, eta=0.3, nthread=1, objective=objective, early_stopping_rounds=5
+    )
+    model = XGBoostGap(config).fit(train, validation, hooks=hooks)
+    assert {name for name, _ in seen} == {"validation:mae", "validation:rmse"}
+    assert model.booster_ is not None and model.booster_.num_boosted_rounds() < 200
+    assert (model.predict(validation)["predicted_gap_days"] >= 0).all()
+
+
+def test_xgboost_maps_unseen_country_to_unknown_code(gap_rows: pd.DataFrame) -> None:
+    model = XGBoostGap(XGBoostGapConfig(num_round=10, nthread=1)).fit(gap_rows)
+    frame = gap_rows.iloc[:5].copy()
+    frame["Country"] = pd.array(["Atlantis", None, "Germany", "France", "X"], dtype="string")
+    assert model.spec_ is not None
+    codes = model.spec_.codes("Country", frame["Country"])
+    assert codes[0] == 0 and codes[1] == 0 and codes[4] == 0 and codes[2] > 0
+    assert len(model.predict(frame)) == 5
+
+
+def test_xgboost_resumes_from_checkpoint(gap_rows: pd.DataFrame, tmp_path: Path) -> None:
+    config = XGBoostGapConfig(num_round=30, nthread=1, subsample=1.0, colsample_bytree=1.0)
+    calls = iter(range(1_000))
+    stopping = TrainingHooks(
+        checkpoint_dir=tmp_path, checkpoint_every=5, should_stop=lambda: next(calls) >= 11
+    )
+    with pytest.raises(TrainingInterrupted):
+        XGBoostGap(config).fit(gap_rows, hooks=stopping)
+    assert sorted(p.name for p in tmp_path.iterdir())[-1] == "xgboost-00000012.ubj"
+    resumed = XGBoostGap(config).fit(gap_rows, hooks=TrainingHooks(checkpoint_dir=tmp_path))
+    straight = XGBoostGap(config).fit(gap_rows)
+    assert resumed.booster_ is not None and resumed.booster_.num_boosted_rounds() == 30
+    np.testing.assert_allclose(
+        resumed.predict(gap_rows).to_numpy(), straight.predict(gap_rows).to_numpy(), rtol=1e-5
+    )
+
+
+def test_lstm_resumes_from_checkpoint_like_an_uninterrupted_run(
+    gap_rows: pd.DataFrame, tmp_path: Path
+) -> None:
+    train, validation = _split(gap_rows)
+    config = LSTMGapConfig(epochs=4, hidden_size=8, batch_size=64, device="cpu")
+    calls = iter(range(1_000))
+    stopping = TrainingHooks(checkpoint_dir=tmp_path, should_stop=lambda: next(calls) >= 1)
+    with pytest.raises(TrainingInterrupted):
+        LSTMGap(config).fit(train, validation, hooks=stopping)
+    assert [p.name for p in sorted(tmp_path.iterdir())] == ["lstm-00000001.pt", "lstm-00000002.pt"]
+    metrics: list[tuple[str, float, int]] = []
+    hooks = TrainingHooks(checkpoint_dir=tmp_path, on_metric=lambda *m: metrics.append(m))
+    resumed = LSTMGap(config).fit(train, validation, hooks=hooks)
+    assert [step for name, _, step in metrics if name == "validation:mae"] == [3, 4]
+    straight = LSTMGap(config).fit(train, validation)
+    np.testing.assert_allclose(
+        resumed.predict(validation).to_numpy(), straight.predict(validation).to_numpy(), rtol=1e-5
+    )
+    assert not list(tmp_path.glob("*.sagemaker-ignore"))
+
+
+def test_outlier_filter_drops_an_extreme_customer(gap_rows: pd.DataFrame) -> None:
+    from retailsage.models.outlier_filter import inlier_mask
+    from retailsage.models.tabular import TabularSpec
+
+    rows = gap_rows.copy()
+    whale = rows["CustomerID"] == rows["CustomerID"].iloc[0]
+    for column in ("order_value", "order_items", "order_lines"):
+        rows.loc[whale, column] = rows[column].max() * 500
+    for column in ("cumulative_spend", "cumulative_items"):
+        rows.loc[whale, column] = rows[column].max() * 5_000
+    spec = TabularSpec.learn(rows, "gap_days")
+    keep = inlier_mask(rows, spec, "gap_days", contamination=0.05, seed=0)
+    assert not keep[whale.to_numpy()].any()
+    assert keep.mean() > 0.85
+    config = XGBoostGapConfig(num_round=5, nthread=1, outlier_filter=True)
+    assert len(XGBoostGap(config).fit(rows).predict(rows)) == len(rows)

@@ -1,0 +1,330 @@
+"""The moto patches: pinned internals, and a hand-written ASL of CDK's shape run through them."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from retailsage.pipeline import moto_patches
+from retailsage.pipeline.moto_patches import LambdaOutcome, patched_moto
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/sfn"
+FUNCTION = "extract-fn"
+
+# The resource ARNs CDK's LambdaInvoke / SageMakerCreate* tasks emit (after token resolution).
+DEFINITION: dict[str, Any] = {
+    "StartAt": "Extract Data",
+    "States": {
+        "Extract Data": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {
+                "FunctionName": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FUNCTION}",
+                "Payload.$": "$",
+            },
+            "ResultSelector": {"Payload.$": "$.Payload"},
+            "ResultPath": "$.extract",
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Failed"}],
+            "Next": "Train Model",
+        },
+        "Train Model": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync",
+            "Parameters": {
+                "TrainingJobName.$": "$$.Execution.Name",
+                "AlgorithmSpecification": {
+                    "TrainingImage": "local/retailsage:latest",
+                    "TrainingInputMode": "File",
+                    "MetricDefinitions": [{"Name": "validation:mae", "Regex": "mae=(.*?);"}],
+                },
+                "HyperParameters.$": "$.hyperparameters",
+                "InputDataConfig": [
+                    {
+                        "ChannelName": "train",
+                        "DataSource": {
+                            "S3DataSource": {
+                                "S3DataType": "S3Prefix",
+                                "S3Uri": "s3://bucket/train/",
+                            }
+                        },
+                    }
+                ],
+                "OutputDataConfig": {"S3OutputPath": "s3://bucket/models"},
+                "ResourceConfig": {
+                    "InstanceCount": 1,
+                    "InstanceType": "ml.m5.large",
+                    "VolumeSizeInGB": 10,
+                },
+                "RoleArn": ROLE,
+                "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+            },
+            "ResultSelector": {
+                "ModelArtifacts.$": "$.ModelArtifacts",
+                "FinalMetricDataList.$": "$.FinalMetricDataList",
+                "mae.$": "$.FinalMetricDataList[?(@.MetricName == 'validation:mae')].Value",
+                "rmse.$": "$.FinalMetricDataList[?(@.MetricName == 'validation:rmse')].Value",
+            },
+            "ResultPath": "$.training",
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Failed"}],
+            "Next": "Create Model",
+        },
+        "Create Model": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::sagemaker:createModel",
+            "Parameters": {
+                "ModelName.$": "$$.Execution.Name",
+                "ExecutionRoleArn": ROLE,
+                "PrimaryContainer": {
+                    "Image": "local/retailsage:latest",
+                    "ModelDataUrl.$": "$.training.ModelArtifacts.S3ModelArtifacts",
+                },
+            },
+            "ResultPath": "$.model",
+            "Next": "Batch Transform",
+        },
+        "Batch Transform": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::sagemaker:createTransformJob.sync",
+            "Parameters": {
+                "TransformJobName.$": "$$.Execution.Name",
+                "ModelName.$": "$$.Execution.Name",
+                "TransformInput": {
+                    "DataSource": {
+                        "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://bucket/score/"}
+                    },
+                    "SplitType": "Line",
+                },
+                "TransformOutput": {"S3OutputPath": "s3://bucket/scored/"},
+                "TransformResources": {"InstanceCount": 1, "InstanceType": "ml.m5.large"},
+            },
+            "ResultSelector": {"TransformJobStatus.$": "$.TransformJobStatus"},
+            "ResultPath": "$.transform",
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Failed"}],
+            "Next": "Done",
+        },
+        "Done": {"Type": "Succeed"},
+        "Failed": {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"},
+    },
+}
+
+
+class NoNewDataError(Exception):
+    pass
+
+
+class RecordingInvoker:
+    """Test double for the Lambda runner: echoes the event, or raises the error it is given."""
+
+    def __init__(self, raise_error: Exception | None = None) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.raise_error = raise_error
+
+    def __call__(self, function: Any, payload: bytes) -> LambdaOutcome:
+        event = json.loads(payload)
+        self.calls.append((function.function_name, event))
+        if self.raise_error is not None:
+            body = {"errorType": type(self.raise_error).__name__, "errorMessage": "no rows"}
+            return LambdaOutcome(json.dumps(body).encode(), type(self.raise_error).__name__)
+        return LambdaOutcome(json.dumps({"rows": 3, "seen": event}).encode())
+
+
+class ThreadedLauncher:
+    """Test double for the SageMaker runner: finishes each job from a thread after a delay."""
+
+    def __init__(self, fail_training: str | None = None) -> None:
+        self.fail_training = fail_training
+        self.statuses_at_start: list[str] = []
+        self.transform_models: list[str] = []
+
+    def start_training(self, job: Any) -> None:
+        self.statuses_at_start.append(job.training_job_status)
+
+        def finish() -> None:
+            time.sleep(0.2)
+            if self.fail_training:
+                job.failure_reason = self.fail_training
+                job.training_job_status = "Failed"
+            else:
+                job.final_metric_data_list = [{"MetricName": "validation:mae", "Value": 1.5}]
+                job.training_job_status = "Completed"
+
+        threading.Thread(target=finish, daemon=True).start()
+
+    def start_transform(self, job: Any, backend: Any) -> None:
+        self.transform_models.append(backend.describe_model(job.model_name).model_name)
+        job.transform_job_status = "Completed"
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    config: Any = {
+        "stepfunctions": {"execute_state_machine": True},
+        "lambda": {"use_docker": False},
+    }
+    with mock_aws(config=config):
+        yield
+
+
+def _execute(invoker: RecordingInvoker, launcher: ThreadedLauncher) -> dict[str, Any]:
+    with patched_moto(invoker, launcher):
+        boto3.client("iam", region_name=REGION).create_role(
+            RoleName="sfn", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17"})
+        )
+        lam = boto3.client("lambda", region_name=REGION)
+        lam.create_function(
+            FunctionName=FUNCTION,
+            Runtime="python3.12",
+            Role=ROLE,
+            Handler="handler.lambda_handler",
+            Code={"ZipFile": b"unused"},
+        )
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        arn = sfn.create_state_machine(
+            name="pipeline", definition=json.dumps(DEFINITION), roleArn=ROLE
+        )["stateMachineArn"]
+        execution = sfn.start_execution(
+            stateMachineArn=arn, name="run-1", input=json.dumps({"hyperparameters": {"a": "1"}})
+        )["executionArn"]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            described = sfn.describe_execution(executionArn=execution)
+            if described["status"] != "RUNNING":
+                return dict(described)
+            time.sleep(0.1)
+        raise AssertionError("execution did not finish within 30 s")
+
+
+def test_moto_version_is_the_pinned_one() -> None:
+    assert moto_patches.check_moto_version() == moto_patches.MOTO_VERSION == "5.2.5"
+
+
+def test_patched_moto_refuses_other_versions(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(moto_patches.metadata, "version", lambda _name: "5.3.0")
+    with (
+        pytest.raises(moto_patches.MotoVersionError, match=r"5\.3\.0"),
+        patched_moto(RecordingInvoker(), ThreadedLauncher()),
+    ):
+        pass
+
+
+def test_patched_internals_exist_with_expected_signatures() -> None:
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+    from moto.sagemaker.models import FakeTrainingJob, FakeTransformJob, SageMakerModelBackend
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_unsupported as unsupported,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
+        ResourceCondition,
+    )
+
+    invoke = inspect.signature(LambdaSimpleBackend.invoke).parameters
+    assert list(invoke) == [
+        "self", "function_name", "qualifier", "body", "headers", "response_headers"
+    ]  # fmt: skip
+    resolver = inspect.signature(unsupported.StateTaskServiceUnsupported._build_sync_resolver)
+    assert list(resolver.parameters) == [
+        "self", "env", "resource_runtime_part", "normalised_parameters", "state_credentials"
+    ]  # fmt: skip
+    assert {ResourceCondition.WaitForTaskToken} == unsupported._SUPPORTED_INTEGRATION_PATTERNS
+    for name in ("create_training_job", "create_transform_job"):
+        assert "self" in inspect.signature(getattr(SageMakerModelBackend, name)).parameters
+    init_training = inspect.signature(FakeTrainingJob.__init__).parameters
+    assert {"hyper_parameters", "input_data_config", "output_data_config"} <= set(init_training)
+    assert "model_name" in inspect.signature(FakeTransformJob.__init__).parameters
+    from moto.stepfunctions.parser.asl.component.state.fail import state_fail
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    assert "CustomErrorName(" in inspect.getsource(state_fail.StateFail._eval_state)
+    assert "_contains_slice_or_wildcard_array(" in inspect.getsource(json_path.extract_json)
+
+
+def test_patches_are_restored_on_exit() -> None:
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+    from moto.sagemaker.models import SageMakerModelBackend
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_unsupported as unsupported,
+    )
+
+    before = (
+        LambdaSimpleBackend.invoke,
+        SageMakerModelBackend.create_training_job,
+        set(unsupported._SUPPORTED_INTEGRATION_PATTERNS),
+    )
+    with patched_moto(RecordingInvoker(), ThreadedLauncher()):
+        assert LambdaSimpleBackend.invoke is not before[0]
+    after = (
+        LambdaSimpleBackend.invoke,
+        SageMakerModelBackend.create_training_job,
+        set(unsupported._SUPPORTED_INTEGRATION_PATTERNS),
+    )
+    assert after == before
+
+
+@pytest.mark.usefixtures("aws")
+def test_definition_runs_lambda_and_sync_jobs_through_runners() -> None:
+    invoker, launcher = RecordingInvoker(), ThreadedLauncher()
+    described = _execute(invoker, launcher)
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    assert output["extract"]["Payload"]["rows"] == 3
+    assert invoker.calls[0][0] == FUNCTION
+    assert invoker.calls[0][1] == {"hyperparameters": {"a": "1"}}
+    # the job ran asynchronously: InProgress when handed over, .sync waited for Completed
+    assert launcher.statuses_at_start == ["InProgress"]
+    assert output["training"]["FinalMetricDataList"] == [
+        {"MetricName": "validation:mae", "Value": 1.5}
+    ]
+    # a filter selects a list; one that matches nothing selects [] (moto raised before)
+    assert (output["training"]["mae"], output["training"]["rmse"]) == ([1.5], [])
+    assert output["training"]["ModelArtifacts"]["S3ModelArtifacts"].endswith(
+        "models/run-1/output/model.tar.gz"
+    )
+    assert output["transform"] == {"TransformJobStatus": "Completed"}
+    assert launcher.transform_models == ["run-1"]
+
+
+@pytest.mark.usefixtures("aws")
+def test_lambda_error_type_becomes_the_states_error() -> None:
+    described = _execute(RecordingInvoker(raise_error=NoNewDataError()), ThreadedLauncher())
+    assert described["status"] == "FAILED"
+    assert described["error"] == "NoNewDataError"
+    history = boto3.client("stepfunctions", region_name=REGION).get_execution_history(
+        executionArn=described["executionArn"]
+    )["events"]
+    fail_input = next(
+        json.loads(e["stateEnteredEventDetails"]["input"])
+        for e in history
+        if e["type"] == "FailStateEntered"
+    )
+    assert fail_input["error"]["Error"] == "NoNewDataError"
+    assert json.loads(fail_input["error"]["Cause"])["errorMessage"] == "no rows"
+
+
+@pytest.mark.usefixtures("aws")
+def test_failed_training_job_is_a_catchable_task_failure() -> None:
+    described = _execute(RecordingInvoker(), ThreadedLauncher(fail_training="UserError: bad eta"))
+    assert described["status"] == "FAILED"
+    # the Fail state re-raises the caught States.TaskFailed through ErrorPath, as AWS does
+    assert described["error"] == "States.TaskFailed"
+    history = boto3.client("stepfunctions", region_name=REGION).get_execution_history(
+        executionArn=described["executionArn"]
+    )["events"]
+    failed = [e for e in history if e["type"] == "TaskFailed"]
+    assert failed[0]["taskFailedEventDetails"]["error"] == "States.TaskFailed"
+    cause = json.loads(failed[0]["taskFailedEventDetails"]["cause"])
+    assert cause["FailureReason"] == "UserError: bad eta"
+    assert cause["TrainingJobStatus"] == "Failed"
+    entered = [
+        e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e
+    ]
+    assert entered == ["Extract Data", "Train Model", "Failed"]

@@ -1,0 +1,105 @@
+"""The failure contract: every bad input through the real entrypoint, our bugs through main()."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from retailsage.data.cleaning import clean_transactions
+from retailsage.data.loader import load_transactions
+from retailsage.data.schema import TRANSACTION_COLUMNS
+from retailsage.features.gap import gap_training_rows
+from retailsage.train import runner
+from retailsage.train.failure import FAILURE_REASON_LIMIT
+
+from .conftest import run_entrypoint
+
+XGB = {"model_type": "xgboost", "num_round": "5"}
+
+
+def malformed_csv(tmp_path: Path) -> dict[str, list[Path]]:
+    path = tmp_path / "broken.csv"
+    header = ",".join(TRANSACTION_COLUMNS)
+    path.write_text(f"{header}\n536365,85123A,HEART,6,12/1/2010 8:26,2.55,17850\n")
+    return {"train": [path]}
+
+
+def featurized_missing_column(tmp_path: Path, transactions: Path) -> dict[str, list[Path]]:
+    rows = gap_training_rows(clean_transactions(load_transactions(transactions)))
+    path = tmp_path / "gap_rows.csv"
+    rows.drop(columns=["last_gap"]).to_csv(path, index=False)
+    return {"train": [path]}
+
+
+CASES = {
+    "malformed_csv": (XGB, "malformed", ["broken.csv", "cannot parse CSV"]),
+    "empty_channel": (XGB, "empty", ["channel 'train'", "no data files found"]),
+    "no_train_channel": (XGB, "validation_only", ["no 'train' channel", "validation"]),
+    "unknown_hyperparameter": (
+        {**XGB, "num_rounds": "5"},
+        "data",
+        ["unknown hyperparameter(s) num_rounds", "job keys model_type", "xgboost keys"],
+    ),
+    "wrong_type": (
+        {**XGB, "num_round": '"ten"'},
+        "data",
+        ["'num_round': 'ten' is not"],
+    ),
+    "out_of_range": ({**XGB, "eta": "1.5"}, "data", ["'eta': 1.5 is out of range; allowed (0.0"]),
+    "unknown_model_type": ({"model_type": "prophet"}, "data", ["'prophet'", "pca_kmeans, xgboost"]),
+    "missing_model_type": ({"num_round": "5"}, "data", ["'model_type' is required"]),
+    "featurized_missing_column": (XGB, "featurized", ["lacks column(s) last_gap"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_is_a_user_error_through_the_entrypoint(case, tree, tmp_path, transactions_csv):
+    hyperparameters, data, needles = CASES[case]
+    channels = {
+        "malformed": lambda: malformed_csv(tmp_path),
+        "empty": lambda: {"train": []},
+        "validation_only": lambda: {"validation": [transactions_csv]},
+        "data": lambda: {"train": [transactions_csv]},
+        "featurized": lambda: featurized_missing_column(tmp_path, transactions_csv),
+    }[data]()
+    base = tree(channels, hyperparameters)
+    result = run_entrypoint(base)
+    assert result.returncode == 1, result.stderr
+    failure = (base / "output" / "failure").read_text()
+    assert failure.startswith("UserError: ")
+    for needle in needles:
+        assert needle in failure[:FAILURE_REASON_LIMIT]
+    assert "Traceback" not in failure
+    assert list((base / "model").iterdir()) == []
+
+
+def test_an_unexpected_exception_is_an_algorithm_error(tree, transactions_csv, monkeypatch):
+    base = tree({"train": [transactions_csv]}, XGB)
+
+    def broken(model_type: str) -> object:
+        raise RuntimeError("feature matrix has the wrong shape")
+
+    monkeypatch.setattr(runner, "task_for", broken)
+    assert runner.main({"SAGEMAKER_BASE_DIR": str(base)}) == 2
+    failure = (base / "output" / "failure").read_text()
+    assert failure.startswith("AlgorithmError: RuntimeError: feature matrix has the wrong shape")
+    assert "Traceback (most recent call last)" in failure
+
+
+def test_an_earlier_failure_file_is_kept(tree, transactions_csv):
+    base = tree({"train": [transactions_csv]}, {"model_type": "prophet"})
+    (base / "output" / "failure").write_text("UserError: the first problem\n")
+    assert runner.main({"SAGEMAKER_BASE_DIR": str(base)}) == 1
+    assert (base / "output" / "failure").read_text() == "UserError: the first problem\n"
+
+
+def test_a_non_master_host_exits_cleanly_without_a_model(tree, transactions_csv):
+    base = tree({"train": [transactions_csv]}, XGB)
+    (base / "input/config/resourceconfig.json").write_text(
+        json.dumps({"current_host": "algo-2", "hosts": ["algo-1", "algo-2"]})
+    )
+    assert runner.main({"SAGEMAKER_BASE_DIR": str(base)}) == 0
+    assert list((base / "model").iterdir()) == []
+    assert not (base / "output" / "failure").exists()

@@ -5,6 +5,8 @@
 #   BASE_IMAGE       a Python 3.11 image with python3 + venv; default the public slim image.
 #   PIP_SOURCE       "index": RUN steps install from PIP_INDEX_URL (+ TORCH_INDEX_URL for torch);
 #                    "wheelhouse": offline install from build/wheelhouse (made on the host).
+#                    Pass it explicitly to buildah/podman, which ignore this default when
+#                    choosing stages (scripts/build_image.sh does).
 #   PIP_INDEX_URL    the package index for index mode.
 #   TORCH_INDEX_URL  where the torch wheel comes from in index mode: the CPU wheel index by default;
 #                    a CUDA index (e.g. https://download.pytorch.org/whl/cu128) for a GPU image.

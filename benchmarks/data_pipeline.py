@@ -15,6 +15,7 @@ Usage::
 
     .venv/bin/python benchmarks/data_pipeline.py               # real file, 1M, 10M
     .venv/bin/python benchmarks/data_pipeline.py --sizes 1000000  # quicker
+    .venv/bin/python benchmarks/data_pipeline.py --no-real --sizes 10000000 --stages load stream
 """
 
 from __future__ import annotations
@@ -31,8 +32,16 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 REAL = REPO.parent / "shared" / "data" / "online_retail.parquet"
-STAGES = ("import", "read:pandas", "read:pyarrow", "load", "load+clean", "load+clean+featurize")
-CSV_STAGES = ("import", "read:pandas", "read:pyarrow", "load")
+STAGES = (
+    "import",
+    "read:pandas",
+    "read:pyarrow",
+    "load",
+    "stream",
+    "load+clean",
+    "load+clean+featurize",
+)
+CSV_STAGES = ("import", "read:pandas", "read:pyarrow", "load", "stream")
 
 
 def _peak_mib() -> float:
@@ -50,7 +59,7 @@ def _run_stage(stage: str, path: Path) -> dict[str, float | int | str]:
     import pyarrow.parquet as pq
 
     from retailsage.data.cleaning import clean_transactions
-    from retailsage.data.loader import load_transactions
+    from retailsage.data.loader import iter_transaction_chunks, load_transactions
 
     result: dict[str, float | int | str] = {"stage": stage}
     csv = path.name.endswith((".csv", ".csv.gz"))
@@ -63,6 +72,8 @@ def _run_stage(stage: str, path: Path) -> dict[str, float | int | str]:
     elif stage == "read:pyarrow":
         table = pacsv.read_csv(path) if csv else pq.read_table(path)
         rows = table.num_rows
+    elif stage == "stream":  # bounded memory: 1M-row chunks, nothing kept
+        rows = sum(len(chunk) for chunk in iter_transaction_chunks(path, chunk_rows=1_000_000))
     else:
         frame = load_transactions(path)
         rows = len(frame)
@@ -151,13 +162,15 @@ def _generate_in_memory(rows: int) -> None:
     code = (
         "import time,resource,json;"
         "from retailsage.data.synthetic import generate_transactions as g;"
-        f"t=time.perf_counter();f=g({rows},seed=0);s=time.perf_counter()-t;"
-        "print(json.dumps([s,resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024]))"
+        "t=time.perf_counter();c=time.process_time();"
+        f"f=g({rows},seed=0);"
+        "s=time.perf_counter()-t;c=time.process_time()-c;"
+        "print(json.dumps([s,c,resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024]))"
     )
-    seconds, peak = json.loads(_python(code))
+    seconds, cpu, peak = json.loads(_python(code))
     print(
-        f"generate_transactions({rows:,}) in memory: {seconds:.2f} s "
-        f"({rows / seconds:,.0f} rows/s), peak {peak:,.0f} MiB"
+        f"generate_transactions({rows:,}) in memory: {seconds:.2f} s (cpu {cpu:.2f} s, "
+        f"{rows / seconds:,.0f} rows/s), peak {peak:,.0f} MiB"
     )
 
 
@@ -168,25 +181,28 @@ def main() -> int:
     parser.add_argument(
         "--sizes", type=int, nargs="*", default=[1_000_000, 10_000_000], help="generated sizes"
     )
+    parser.add_argument("--stages", nargs="*", choices=STAGES, help="run only these stages")
+    parser.add_argument("--no-real", action="store_true", help="skip the real data file")
     args = parser.parse_args()
     if args.stage:
         print(json.dumps(_run_stage(args.stage, args.input)))
         return 0
 
-    stages = STAGES if _featurize_available() else STAGES[:-1]
+    stages = tuple(args.stages or STAGES)
+    if "load+clean+featurize" in stages and not _featurize_available():
+        stages = tuple(stage for stage in stages if stage != "load+clean+featurize")
     with tempfile.TemporaryDirectory(prefix="retailsage-bench-") as tmp:
         directory = Path(tmp)
-        if REAL.is_file():
+        if REAL.is_file() and not args.no_real:
             _bench_input("real UCI data (parquet)", REAL, stages)
-            sys.path.insert(0, str(REPO / "container"))
-            from retailsage.data.loader import load_transactions
-            from retailsage.data.synthetic import write_transactions
-
-            csv = write_transactions(load_transactions(REAL), directory / "online_retail.csv")
-            _bench_input(
-                "real UCI data (CSV)", csv, ("import", "read:pandas", "read:pyarrow", "load")
+            csv = directory / "online_retail.csv"
+            _python(
+                "from retailsage.data.loader import load_transactions as l;"
+                "from retailsage.data.synthetic import write_transactions as w;"
+                f"w(l({str(REAL)!r}), {str(csv)!r})"
             )
-        else:
+            _bench_input("real UCI data (CSV)", csv, tuple(s for s in CSV_STAGES if s in stages))
+        elif not args.no_real:
             print(f"real data not found at {REAL}; skipping it")
         timings: dict[int, float] = {}  # CPU seconds: robust on a shared machine
         for rows in args.sizes:

@@ -91,16 +91,34 @@ def run_load(
     return LoadResult(int(latencies.size), sum(errors), seconds, latencies)
 
 
-def process_tree_rss_mb(pid: int) -> tuple[float, float]:
-    """(current RSS, sum of peak RSS) in MB over a process and its direct children."""
+def process_tree_pss_mb(pid: int) -> float:
+    """Current PSS (shared pages split between sharers) in MB over a process and its children."""
+    total = 0.0
+    for p in _tree(pid):
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as handle:
+                for line in handle:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    return total
+
+
+def _tree(pid: int) -> list[int]:
     pids = [pid]
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as handle:
             pids += [int(p) for p in handle.read().split()]
     except OSError:
         pass
+    return pids
+
+
+def process_tree_rss_mb(pid: int) -> tuple[float, float]:
+    """(current RSS, sum of peak RSS) in MB over a process and its direct children."""
     rss = peak = 0.0
-    for p in pids:
+    for p in _tree(pid):
         try:
             with open(f"/proc/{p}/status") as handle:
                 for line in handle:

@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO / "tests" / "serve"))
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from loadgen import LoadResult, process_tree_rss_mb, run_load  # noqa: E402
+from loadgen import LoadResult, process_tree_pss_mb, process_tree_rss_mb, run_load  # noqa: E402
 from serve_helpers import synthetic_transactions  # noqa: E402
 
 from retailsage.features.gap import GAP_FEATURE_COLUMNS, gap_training_rows  # noqa: E402
@@ -69,11 +69,18 @@ def _limit_loop(args: tuple[str, bytes, float, str]) -> int:
     rows = 0
     stop = time.perf_counter() + seconds
     while time.perf_counter() < stop:
-        if mode == "raw":  # parse (pandas C engine, or a split for one row) + inplace_predict
-            if body.count(b"\n") <= 1:
-                frame = pd.DataFrame([body.decode().strip().split(",")], columns=names)
-            else:
-                frame = pd.read_csv(io.BytesIO(body), header=None, names=names)
+        if mode == "raw" and body.count(b"\n") <= 1:  # split + numpy floats + inplace_predict
+            fields = dict(zip(names, body.decode().strip().split(","), strict=True))
+            used = spec.model_columns
+            matrix = np.full((1, len(used)), np.nan)
+            for j, name in enumerate(used):
+                if name in spec.categories:
+                    matrix[0, j] = spec.codes(name, pd.Series([fields[name]]))[0]
+                elif fields[name]:
+                    matrix[0, j] = float(fields[name])
+            booster.inplace_predict(matrix)
+        elif mode == "raw":  # pandas C engine + the family's encoding + inplace_predict
+            frame = pd.read_csv(io.BytesIO(body), header=None, names=names)
             booster.inplace_predict(spec.encode(frame))
         else:  # our own decode + predict + encode, no HTTP
             out = predictor.predict(decode_csv(body, predictor.schema))
@@ -92,15 +99,23 @@ def in_process_limit(
     return sum(counts) / seconds
 
 
-def sweep(port: int, one: bytes, thousand: bytes, seconds: float) -> dict[str, LoadResult]:
-    results = {}
+def sweep(
+    ports: dict[str, int], one: bytes, thousand: bytes, seconds: float
+) -> dict[str, dict[str, LoadResult]]:
+    """Every point on every server, servers alternating per point (a drifting load hits both)."""
+    results: dict[str, dict[str, LoadResult]] = {server: {} for server in ports}
     for name, body in (("1-row", one), ("1000-row", thousand)):
         for c in CONCURRENCY:
-            results[f"{name} c={c}"] = run_load(port, body, HEADERS, concurrency=c, seconds=seconds)
+            for server, port in ports.items():
+                results[server][f"{name} c={c}"] = run_load(
+                    port, body, HEADERS, concurrency=c, seconds=seconds
+                )
     return results
 
 
-def naive_server(model_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes], int, float]:
+def naive_server(
+    model_dir: Path, workers: int, log: Path
+) -> tuple[subprocess.Popen[bytes], int, float]:
     port = free_port()
     env = {**os.environ, "NAIVE_MODEL_DIR": str(model_dir), "OMP_NUM_THREADS": "1"}
     started = time.perf_counter()
@@ -119,8 +134,8 @@ def naive_server(model_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes]
             "naive_server:app",
         ],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     while ping(LOOPBACK, port, timeout=1.0) != 200:
@@ -155,18 +170,23 @@ def main() -> int:
             for mode in ("raw", "ours")
         }
         env = {"SAGEMAKER_MODEL_SERVER_WORKERS": str(args.workers)}
+        naive_log = Path(tmp) / "naive.log"
         with ServerProcess(model_dir, env=env) as server:
             assert server.process is not None
-            ours = sweep(server.port, one, thousand, args.seconds)
-            _, ours_peak = process_tree_rss_mb(server.process.pid)
             ours_start = server.startup_seconds
-        process, port, naive_start = naive_server(model_dir, args.workers)
-        try:
-            naive = sweep(port, one, thousand, args.seconds)
-            _, naive_peak = process_tree_rss_mb(process.pid)
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+            process, port, naive_start = naive_server(model_dir, args.workers, naive_log)
+            try:
+                both = sweep({"ours": server.port, "naive": port}, one, thousand, args.seconds)
+                ours, naive = both["ours"], both["naive"]
+                _, ours_peak = process_tree_rss_mb(server.process.pid)
+                ours_pss = process_tree_pss_mb(server.process.pid)
+                _, naive_peak = process_tree_rss_mb(process.pid)
+                naive_pss = process_tree_pss_mb(process.pid)
+                if any(result.errors for result in naive.values()):
+                    print(naive_log.read_text()[-3000:])
+            finally:
+                process.terminate()
+                process.wait(timeout=30)
     table = [row(f"retailsage {k}", v, 1000 if "1000" in k else 1) for k, v in ours.items()]
     table += [row(f"naive {k}", v, 1000 if "1000" in k else 1) for k, v in naive.items()]
     frame = pd.DataFrame(table)
@@ -199,6 +219,8 @@ def main() -> int:
         "startup to /ping 200 s (naive)": round(naive_start, 2),
         "peak RSS MB, sum over master+workers (ours)": round(ours_peak),
         "peak RSS MB, sum over master+workers (naive)": round(naive_peak),
+        "PSS MB after the run, master+workers (ours)": round(ours_pss),
+        "PSS MB after the run, master+workers (naive)": round(naive_pss),
     }
     print(json.dumps(summary, indent=2))
     return 0

@@ -125,11 +125,23 @@ def synth_app(config: AppConfig, *, outdir: Path | None = None, nag: bool = True
         # templates and the report are written; read both back instead of raising.
         if not (target / "validation-report.json").is_file():
             raise
+    return read_synth(target)
+
+
+def read_synth(outdir: Path) -> SynthResult:
+    """Read the templates and cdk-nag findings of an existing cloud assembly.
+
+    Args:
+        outdir: a directory :func:`synth_app` (or ``cdk synth``) wrote.
+
+    Returns:
+        What that synthesis produced.
+    """
     templates = {
         path.name.removesuffix(".template.json"): json.loads(path.read_text())
-        for path in sorted(target.glob("*.template.json"))
+        for path in sorted(outdir.glob("*.template.json"))
     }
-    return SynthResult(outdir=target, templates=templates, nag_findings=_nag_findings(target))
+    return SynthResult(outdir=outdir, templates=templates, nag_findings=_nag_findings(outdir))
 
 
 def _nag_findings(outdir: Path) -> tuple[dict[str, Any], ...]:

@@ -77,9 +77,13 @@ args=(--tag "$tag" --file "$repo/Dockerfile")
 [[ -n "$base" ]] && args+=(--build-arg "BASE_IMAGE=$base")
 [[ -n "${TORCH_INDEX_URL:-}" ]] && args+=(--build-arg "TORCH_INDEX_URL=$TORCH_INDEX_URL")
 [[ -n "${PIP_INDEX_URL:-}" ]] && args+=(--build-arg "PIP_INDEX_URL=$PIP_INDEX_URL")
+# PIP_SOURCE is always passed: buildah 1.28 does not expand an ARG's Dockerfile default when it
+# works out which stages `FROM deps-${PIP_SOURCE}` needs ("deps-index: image not known").
 if [[ "$wheelhouse" == 1 ]]; then
   make_wheelhouse
   args+=(--build-arg PIP_SOURCE=wheelhouse)
+else
+  args+=(--build-arg PIP_SOURCE=index)
 fi
 
 case "$engine" in

@@ -12,7 +12,6 @@ for the anomaly model, ``record_id`` (one item per transaction line and run).
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass
 from decimal import Decimal
@@ -62,10 +61,16 @@ def split_parts(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """
     if OUTPUT not in frame.columns:
         return frame, frame
-    outputs = pd.json_normalize(frame[OUTPUT].tolist()).set_axis(frame.index)
+    outputs = _objects(frame[OUTPUT])
     if INPUT in frame.columns:
-        return pd.json_normalize(frame[INPUT].tolist()).set_axis(frame.index), outputs
+        return _objects(frame[INPUT]), outputs
     return frame.drop(columns=[OUTPUT]), outputs
+
+
+def _objects(column: pd.Series) -> pd.DataFrame:
+    """Expand a column of flat JSON objects into a frame (non-objects become empty rows)."""
+    values = [value if isinstance(value, dict) else {} for value in column.tolist()]
+    return pd.DataFrame.from_records(values, index=column.index)
 
 
 def read_lines(body: bytes, key: str) -> pd.DataFrame:
@@ -81,12 +86,17 @@ def read_lines(body: bytes, key: str) -> pd.DataFrame:
     Raises:
         InvalidPredictions: the object is not JSON Lines.
     """
-    if not body.strip():
+    lines = [line for line in body.split(b"\n") if line.strip()]
+    if not lines:
         return pd.DataFrame()
     try:
-        return pd.read_json(io.BytesIO(body), lines=True, dtype=False)
+        # One C-level parse of the whole object (NaN/Infinity accepted, then rejected per row).
+        records = json.loads(b"[" + b",".join(lines) + b"]")
     except ValueError as exc:
         raise InvalidPredictions(f"{key} is not JSON Lines: {exc}") from exc
+    if not all(isinstance(record, dict) for record in records):
+        raise InvalidPredictions(f"{key}: every JSON Lines record must be an object")
+    return pd.DataFrame.from_records(records)
 
 
 def _customer_ids(inputs: pd.DataFrame, anomaly: bool) -> pd.Series:

@@ -153,3 +153,47 @@ def test_label_column_from_text_values(write_csv) -> None:
         "Country,injected_anomaly",
     )
     assert load_transactions(path)[LABEL_COLUMN].tolist() == [True, False]
+
+
+def test_tz_aware_dates_keep_wall_time_and_blank_ids_are_missing(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "InvoiceNo": ["1", "2"],
+            "StockCode": ["a", "b"],
+            "Description": ["x", None],
+            "Quantity": [1, 2],
+            "InvoiceDate": pd.to_datetime(["2011-07-01 10:00", "2011-07-02 11:30"]).tz_localize(
+                "Europe/London"
+            ),
+            "UnitPrice": [1.0, 2.0],
+            "CustomerID": [" ", "12346.0"],
+            "Country": ["United Kingdom", "United Kingdom"],
+        }
+    )
+    path = tmp_path / "tz.parquet"
+    frame.to_parquet(path)
+    loaded = load_transactions(path)
+    assert loaded["InvoiceDate"].tolist() == [
+        pd.Timestamp("2011-07-01 10:00"),
+        pd.Timestamp("2011-07-02 11:30"),
+    ]
+    assert loaded["CustomerID"].isna().tolist() == [True, False]
+    assert loaded["CustomerID"].iloc[1] == "12346"
+
+
+def test_xlsx_blank_rows_are_skipped(small_frame: pd.DataFrame, tmp_path: Path) -> None:
+    frame = small_frame.head(5)[list(TRANSACTION_COLUMNS)]
+    path = tmp_path / "blank.xlsx"
+    blank = pd.DataFrame([[None] * len(frame.columns)] * 2, columns=frame.columns)
+    pd.concat([frame, blank], ignore_index=True).to_excel(path, index=False, engine="openpyxl")
+    pd.testing.assert_frame_equal(load_transactions(path), frame.reset_index(drop=True))
+
+
+def test_utf8_bom_and_crlf_line_ends(tmp_path: Path) -> None:
+    path = tmp_path / "windows.csv"
+    header = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
+    row = "536365,85123A,WHITE HANGING HEART,6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom"
+    path.write_bytes(f"\ufeff{header}\r\n{row}\r\n".encode())
+    loaded = load_transactions(path)
+    assert loaded["InvoiceNo"].tolist() == ["536365"]
+    assert loaded["Country"].tolist() == ["United Kingdom"]

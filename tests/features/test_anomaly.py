@@ -168,6 +168,10 @@ def test_not_fitted_and_bad_input(lines: pd.DataFrame) -> None:
         AnomalyFeaturizer().fit(lines.drop(columns="StockCode"))
     with pytest.raises(DataError, match="empty"):
         AnomalyFeaturizer().fit(lines.iloc[:0])
+    undated = lines.copy()
+    undated.loc[undated.index[5], "InvoiceDate"] = pd.NaT
+    with pytest.raises(DataError, match=r"InvoiceDate is missing in 1 line.*row 5"):
+        AnomalyFeaturizer().fit(undated)
 
 
 def test_customer_quantity_scale_learns_wholesale_habits() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -23,6 +25,7 @@ from retailsage.features.gap import (
     is_gap_feature_frame,
     snapshot_rows,
 )
+from retailsage.features.sequences import sequence_arrays
 
 
 def test_public_column_contract() -> None:
@@ -192,3 +195,23 @@ def test_is_gap_feature_frame(tiny_history: pd.DataFrame) -> None:
     assert is_gap_feature_frame(gap_training_rows(tiny_history))
     assert is_gap_feature_frame(snapshot_rows(tiny_history)[list(GAP_FEATURE_COLUMNS)])
     assert not is_gap_feature_frame(tiny_history)
+
+
+def test_snapshot_rows_are_self_contained_csv_lines(random_lines: pd.DataFrame) -> None:
+    snapshot = snapshot_rows(random_lines, "2011-10-01")[list(GAP_FEATURE_COLUMNS)]
+    text = snapshot.to_csv(header=False, index=False, float_format="%.17g")
+    lines = text.splitlines(keepends=True)
+    half = len(lines) // 2
+    parts = [
+        pd.read_csv(io.StringIO("".join(chunk)), header=None, names=list(GAP_FEATURE_COLUMNS))
+        for chunk in (lines[:half], lines[half:])
+    ]
+    for part, original in zip(parts, (snapshot.iloc[:half], snapshot.iloc[half:]), strict=True):
+        np.testing.assert_array_equal(
+            sequence_arrays(part, N_LAGS)[0], sequence_arrays(original, N_LAGS)[0]
+        )
+        numeric = list(GAP_FEATURE_COLUMNS[:-1])
+        np.testing.assert_array_equal(
+            part[numeric].to_numpy(dtype=float), original[numeric].to_numpy(dtype=float)
+        )
+        assert part["Country"].tolist() == original["Country"].tolist()

@@ -63,12 +63,6 @@ def test_lock_is_closed_over_requirements(lock: dict[str, str]) -> None:
     assert not missing, sorted(missing)
 
 
-def test_lock_matches_the_tested_virtualenv(lock: dict[str, str]) -> None:
-    for name, version in lock.items():
-        installed = metadata.version(name).split("+")[0]
-        assert installed == version, f"{name}: lock {version}, .venv {installed}"
-
-
 def test_image_leaves_out_infra_and_dev_tooling(lock: dict[str, str]) -> None:
     heavy = {"sagemaker", "boto3", "moto", "aws-cdk-lib", "pytest", "xgboost", "nvidia-nccl-cu12"}
     assert not heavy & set(lock)

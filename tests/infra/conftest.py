@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ from infra.synth import (
     PIPELINE_STACK,
     STORAGE_STACK,
     SynthResult,
+    read_synth,
     render_definition,
     stable_placeholder,
     state_machine_definition,
@@ -26,8 +29,21 @@ def config() -> AppConfig:
 
 @pytest.fixture(scope="session")
 def synth(config: AppConfig, tmp_path_factory: pytest.TempPathFactory) -> SynthResult:
-    outdir: Path = tmp_path_factory.mktemp("cdk.out")
-    return synth_app(config, outdir=outdir)
+    """Synthesize once per test run, even when xdist splits the infra tests over workers.
+
+    Workers of one run share the parent of their base temp dirs; the first one to take the lock
+    synthesizes there and the others read the finished assembly back.
+    """
+    base = tmp_path_factory.getbasetemp()
+    shared: Path = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    outdir, done = shared / "infra-cdk.out", shared / "infra-cdk.out.done"
+    with (shared / "infra-cdk.out.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if done.is_file():
+            return read_synth(outdir)
+        result = synth_app(config, outdir=outdir)
+        done.touch()
+        return result
 
 
 @pytest.fixture(scope="session")

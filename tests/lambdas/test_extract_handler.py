@@ -6,6 +6,7 @@ import re
 import pandas as pd
 import pytest
 from lambdas.common.errors import InvalidInput, NoNewData
+from lambdas.extract.featurize import object_count
 from lambdas.extract.handler import lambda_handler
 from lambdas.extract.naming import MAX_NAME, run_name
 
@@ -83,7 +84,7 @@ def test_extract_malformed_file_names_file_and_column(aws, put_raw, lambda_conte
     with pytest.raises(InvalidInput) as info:
         lambda_handler(event(), lambda_context)
     message = str(info.value)
-    assert "bad.csv" in message
+    assert message.startswith(f"s3://{BUCKET}/raw/bad.csv: missing column(s) Description")
     assert "/tmp/" not in message
 
 
@@ -129,3 +130,20 @@ def test_run_name_is_sagemaker_valid_and_deterministic(execution):
 def test_run_name_keeps_distinct_executions_distinct():
     assert run_name("p", "run_1") != run_name("p", "run-1")
     assert run_name("p", "a" * 79 + "1") != run_name("p", "a" * 79 + "2")
+
+
+def test_extract_nothing_left_after_cleaning_is_no_new_data(aws, put_raw, raw_csv, lambda_context):
+    guests = raw_csv.decode().splitlines()
+    header, rows = guests[0], [line.rsplit(",", 2) for line in guests[1:]]
+    body = "\n".join([header, *(f"{r[0]},,{r[2]}" for r in rows)]).encode()
+    put_raw("raw/guests.csv", body)
+    with pytest.raises(NoNewData, match="no purchases by known customers"):
+        lambda_handler(event(), lambda_context)
+
+
+@pytest.mark.parametrize(
+    ("rows", "per_object", "instances", "expected"),
+    [(0, 10, 2, 1), (1, 10, 4, 1), (6, 4, 2, 2), (100, 10, 2, 10), (5, 100, 4, 4)],
+)
+def test_scoring_object_count(rows, per_object, instances, expected):
+    assert object_count(rows, per_object, instances) == expected

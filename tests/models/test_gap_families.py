@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from retailsage.core.errors import BadInput, HyperparameterError
 from retailsage.models.base import TrainingHooks, TrainingInterrupted
 from retailsage.models.lstm_gap import LSTMGap, LSTMGapConfig
 from retailsage.models.xgboost_gap import XGBoostGap, XGBoostGapConfig
@@ -110,3 +111,27 @@ def test_outlier_filter_drops_an_extreme_customer(gap_rows: pd.DataFrame) -> Non
     assert keep.mean() > 0.85
     config = XGBoostGapConfig(num_round=5, nthread=1, outlier_filter=True)
     assert len(XGBoostGap(config).fit(rows).predict(rows)) == len(rows)
+
+
+def test_excluded_columns_stay_required_but_never_contribute(gap_rows: pd.DataFrame) -> None:
+    config = XGBoostGapConfig(num_round=10, nthread=1, exclude_columns=("month", "day_of_week"))
+    model = XGBoostGap(config).fit(gap_rows)
+    assert "month" in model.input_columns
+    contributions = model.explain(gap_rows.iloc[:20])
+    assert (contributions[["month", "day_of_week"]] == 0.0).all().all()
+    shifted = gap_rows.iloc[:20].assign(month=1, day_of_week=3)
+    pd.testing.assert_frame_equal(model.predict(shifted), model.predict(gap_rows.iloc[:20]))
+    with pytest.raises(BadInput, match="month"):
+        model.predict(gap_rows.drop(columns=["month"]))
+    with pytest.raises(HyperparameterError, match="no_such_column"):
+        XGBoostGap(XGBoostGapConfig(exclude_columns=("no_such_column",))).fit(gap_rows)
+
+
+def test_recency_weights_halve_per_half_life() -> None:
+    from retailsage.models.gap_common import recency_weights
+
+    rows = pd.DataFrame({"order_date": pd.to_datetime(["2011-01-01", "2011-05-01", "2011-08-29"])})
+    weights = recency_weights(rows, 120.0)
+    assert weights is not None
+    np.testing.assert_allclose(weights, [0.5 ** (240 / 120), 0.5 ** (120 / 120), 1.0])
+    assert recency_weights(rows, 0.0) is None

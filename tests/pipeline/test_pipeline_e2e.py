@@ -20,7 +20,9 @@ from retailsage.pipeline.summary import RunSummary
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("local-pipeline")]
 
-ROWS = 3_000
+# the gap models score one row per customer (about 25 here); the anomaly model scores every
+# transaction line, so it gets fewer rows to keep the DynamoDB writes short
+ROWS = {"xgboost": 3_000, "lstm": 3_000, "pca_kmeans": 1_000}
 TINY: dict[str, dict[str, str]] = {
     "xgboost": {"num_round": "20", "early_stopping_rounds": "5"},
     "lstm": {"epochs": "2", "hidden_size": "8", "early_stopping_epochs": "2"},
@@ -36,7 +38,7 @@ PREDICTION = {
 def _options(model_type: str, **overrides: Any) -> RunOptions:
     values: dict[str, Any] = {
         "model_type": model_type,
-        "rows": ROWS,
+        "rows": ROWS[model_type],
         "hyperparameters": TINY[model_type],
         "run_id": f"e2e-{model_type.replace('_', '-')}",
     }
@@ -72,9 +74,9 @@ def test_pipeline_scores_every_row_into_one_item_each(
     summary = runs[model_type]
     assert summary.succeeded, summary.lines()
     assert summary.last_state == states.PIPELINE_SUCCEEDED
-    assert [t.name for t in summary.timings if t.name in states.HAPPY_PATH] == [
-        name for name in states.HAPPY_PATH if name != states.PIPELINE_SUCCEEDED
-    ]
+    assert [t.name for t in summary.timings if t.name in states.HAPPY_PATH] == list(
+        states.HAPPY_PATH
+    )
     assert summary.output is not None
     assert summary.rows_scored == summary.output["extract"]["scoring_rows"] > 0
     items = _run_items(pipeline, summary)
@@ -84,7 +86,9 @@ def test_pipeline_scores_every_row_into_one_item_each(
     values = [float(item[PREDICTION[model_type]]["N"]) for item in items]
     assert all(math.isfinite(v) for v in values)
     if model_type == "pca_kmeans":
-        assert {item["is_anomaly"]["BOOL"] for item in items} <= {True, False}
+        # a boolean, stored as BOOL or as the number 0/1
+        flags = {item["is_anomaly"].get("BOOL", item["is_anomaly"].get("N")) for item in items}
+        assert flags <= {True, False, "0", "1"}
     else:
         assert min(values) >= 0.0
         assert 0.0 < sum(values) / len(values) < 400.0  # mean gap in days within the data span
@@ -144,7 +148,9 @@ def test_model_below_the_quality_threshold_is_rejected(
 ) -> None:
     summary = pipeline.execute(_options("xgboost", run_id="e2e-rejected", quality_threshold=0.0))
     assert summary.last_state == states.MODEL_REJECTED
-    assert summary.output is not None
-    assert summary.output["training"]["metrics"]["validation_mae"][0] > 0.0
+    assert summary.metrics["validation:mae"] is not None
+    assert summary.metrics["validation:mae"] > 0.0
     assert summary.rows_scored == 0
     assert states.CREATE_MODEL not in [t.name for t in summary.timings]
+    assert any(line.startswith("  model rejected: ") for line in summary.lines())
+    assert summary.quality_threshold == 0.0

@@ -100,3 +100,21 @@ def test_featurized_gap_table_and_validation_channel(tree, tmp_path, transaction
     report = json.loads((base / "output" / "data" / "report.json").read_text())
     assert report["data"]["holdout"] == "validation channel"
     assert report["data"]["evaluation_rows"] == len(split.test)
+
+
+def test_numeric_table_trains_the_anomaly_detector(tree, tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(5)
+    table = pd.DataFrame(rng.normal(size=(400, 4)), columns=["f1", "f2", "f3", "f4"])
+    table.loc[:5, "f1"] = 25.0
+    path = tmp_path / "features.csv"
+    table.to_csv(path, index=False)
+    base = tree({"train": [path]}, {"model_type": "pca_kmeans", "n_clusters": "2", "n_init": "1"})
+    assert runner.main({"SAGEMAKER_BASE_DIR": str(base)}) == 0
+    metrics = json.loads((base / "output" / "data" / "metrics.json").read_text())
+    assert 0 < metrics["validation:anomaly_rate"] < 0.1
+    assert "validation:roc_auc" not in metrics
+    manifest = json.loads((base / "model" / "manifest.json").read_text())
+    assert manifest["input_columns"] == ["f1", "f2", "f3", "f4"]

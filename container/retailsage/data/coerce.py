@@ -90,7 +90,7 @@ class _Where:
 
 
 def _as_text(values: pd.Series) -> pd.Series:
-    """Return the values as stripped-of-nothing nullable strings."""
+    """Return the values as nullable Arrow-backed strings (unchanged text)."""
     return values if values.dtype == STRING else values.astype(STRING)
 
 

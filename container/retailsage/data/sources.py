@@ -309,9 +309,12 @@ def _read_xlsx(source: Path, chunk_rows: int | None) -> Iterator[RawChunk]:
         names = ["" if name is None else str(name) for name in header]
         mapping = _select_columns(source, names)
         positions = [names.index(name) for name in mapping]
+        # Blank rows (formatted but empty cells, common at the end of a sheet) are skipped,
+        # as Arrow's CSV reader skips empty lines; row numbers count data rows.
+        data = (row for row in rows if any(value is not None for value in row))
         first = 1
         while True:
-            block = list(islice(rows, chunk_rows)) if chunk_rows else list(rows)
+            block = list(islice(data, chunk_rows)) if chunk_rows else list(data)
             if not block and first > 1:
                 return
             frame = pd.DataFrame.from_records(block, columns=names, coerce_float=False)
@@ -340,7 +343,7 @@ def read_raw_chunks(source: Path, chunk_rows: int | None) -> Iterator[RawChunk]:
         chunk_rows: rows per chunk; ``None`` reads the file in one piece.
 
     Yields:
-        Raw chunks in file order. A file with a header and no rows yields one empty chunk.
+        Raw chunks in file order; a file without data rows yields an empty chunk or none.
 
     Raises:
         DataError: the file is unreadable, empty, or misses a schema column.

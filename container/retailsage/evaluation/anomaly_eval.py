@@ -49,7 +49,7 @@ def natural_labels(lines: pd.DataFrame) -> np.ndarray:
     """1 for non-merchandise stock codes or a unit price <= 0, else 0."""
     codes = lines[STOCK_CODE].astype("string").str.strip()
     named = codes.isin(NON_MERCHANDISE_CODES).to_numpy(dtype=bool, na_value=False)
-    free = (lines[UNIT_PRICE].to_numpy(dtype=np.float64) <= 0.0)
+    free = lines[UNIT_PRICE].to_numpy(dtype=np.float64) <= 0.0
     return (named | free).astype(np.int64)
 
 

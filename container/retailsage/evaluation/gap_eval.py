@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ import pandas as pd
 from retailsage.evaluation.metrics import gap_baselines, gap_metrics
 from retailsage.evaluation.plots import write_gap_plots
 from retailsage.features.protocols import Split, split_p1, split_p2cap
+from retailsage.models.base import ModelFamily
 from retailsage.models.registry import get_family
 
 
@@ -44,7 +46,7 @@ def evaluate_gap(
     Returns:
         JSON-safe metrics: ``model``, ``baselines``, sizes, fit time and plot paths.
     """
-    family = get_family(model_type)
+    family = cast("Callable[[Any], ModelFamily]", get_family(model_type))
     started = time.perf_counter()
     model = family(config).fit(split.train)
     fit_seconds = time.perf_counter() - started

@@ -235,7 +235,7 @@ class AnomalyFeaturizer:
             "description_missing": blank(lines[DESCRIPTION]),
         }
         block = np.empty((len(ANOMALY_FEATURE_COLUMNS), len(lines)), dtype=np.float64)
-        for row, name in enumerate(ANOMALY_FEATURE_COLUMNS):  # 25 columns, not rows
+        for row, name in enumerate(ANOMALY_FEATURE_COLUMNS):  # one pass per column, not row
             block[row] = columns[name]
         return pd.DataFrame(
             block.T, index=lines.index, columns=list(ANOMALY_FEATURE_COLUMNS), copy=False
@@ -422,5 +422,10 @@ class AnomalyFeaturizer:
 
 
 def _require_lines(lines: pd.DataFrame) -> None:
-    """Raise :class:`DataError` unless ``lines`` has the eight schema columns."""
+    """Raise :class:`DataError` unless ``lines`` has the schema columns and every date."""
     require_columns(lines, TRANSACTION_COLUMNS, "transactions")
+    missing = np.flatnonzero(lines[INVOICE_DATE].isna().to_numpy(dtype=bool))
+    if len(missing):
+        raise DataError(
+            f"{INVOICE_DATE} is missing in {len(missing)} line(s), first at row {missing[0]}"
+        )

@@ -56,8 +56,8 @@ def sequence_arrays(frame: pd.DataFrame, window: int) -> tuple[np.ndarray, np.nd
 
     Returns:
         ``(values, mask)``: ``values`` float32 ``[n, window, len(STEP_FEATURES)]`` ordered
-        oldest -> newest with 0 in padded steps; ``mask`` bool ``[n, window]``, True where a
-        gap is present.
+        oldest -> newest with 0 in padded steps (a negative gap, impossible in built rows, is
+        clipped to 0); ``mask`` bool ``[n, window]``, True where a gap is present.
 
     Raises:
         HyperparameterError: ``window`` is outside 1..``N_LAGS``.

@@ -33,7 +33,7 @@ def checkpoint_path(directory: Path, prefix: str, step: int, suffix: str) -> Pat
     return directory / f"{prefix}-{step:08d}{suffix}"
 
 
-def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
+def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
     """Write a file through a ``.sagemaker-ignore`` temporary name, then rename it into place.
 
     Args:

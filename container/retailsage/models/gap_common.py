@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from retailsage.core.errors import DataError
-from retailsage.features.gap import TARGET
+from retailsage.features.gap import ORDER_DATE, TARGET
 from retailsage.models.outlier_filter import inlier_mask
 from retailsage.models.tabular import TabularSpec, numeric_column
 
@@ -108,3 +108,28 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
         "mae": float(np.mean(np.abs(error))),
         "rmse": float(np.sqrt(np.mean(error * error))),
     }
+
+
+def recency_weights(rows: pd.DataFrame, halflife_days: float) -> np.ndarray | None:
+    """Sample weights halving every ``halflife_days`` before the newest training order.
+
+    Customer behaviour drifts (and one year of history cannot teach seasonality), so recent
+    orders are the better guide to the next ones. ``0`` disables weighting.
+
+    Args:
+        rows: training rows with ``order_date``.
+        halflife_days: the half-life in days, or 0.
+
+    Returns:
+        Weights in (0, 1], or ``None`` when disabled.
+
+    Raises:
+        DataError: weighting is on but the rows have no ``order_date``.
+    """
+    if halflife_days <= 0:
+        return None
+    if ORDER_DATE not in rows.columns:
+        raise DataError(f"recency_halflife_days needs the {ORDER_DATE!r} column in the rows")
+    dates = pd.to_datetime(rows[ORDER_DATE])
+    age = (dates.max() - dates).dt.total_seconds().to_numpy(dtype=np.float64) / 86_400.0
+    return np.asarray(0.5 ** (age / halflife_days))

@@ -27,6 +27,7 @@ from retailsage.models.gap_common import (
     GAP_OUTPUT_COLUMNS,
     filtered_training_rows,
     observed_rows,
+    recency_weights,
     target_array,
 )
 from retailsage.models.lstm_network import (
@@ -61,8 +62,13 @@ class LSTMGapConfig:
         early_stopping_epochs: patience on validation MAE (0 disables).
         seed: random seed.
         device: ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
+        num_threads: torch CPU threads while training (0 keeps torch's default, one per core;
+            1 is fastest for this small network on a busy machine).
         outlier_filter: drop Isolation-Forest outlier customers from the training rows.
         outlier_contamination: expected outlier fraction of customers for that filter.
+        exclude_columns: input columns the model ignores (treated as missing).
+        recency_halflife_days: weight training rows by ``0.5 ** (age / half-life)``, age
+            counted back from the newest training order (0 disables).
     """
 
     epochs: int = 40
@@ -77,8 +83,11 @@ class LSTMGapConfig:
     early_stopping_epochs: int = 8
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    num_threads: int = 0
     outlier_filter: bool = False
     outlier_contamination: float = 0.02
+    exclude_columns: tuple[str, ...] = ("month",)
+    recency_halflife_days: float = 120.0
 
     def __post_init__(self) -> None:
         """Range-check every value (raises HyperparameterError)."""
@@ -90,6 +99,8 @@ class LSTMGapConfig:
         check_range("batch_size", self.batch_size, low=1, high=1_000_000)
         check_range("dropout", self.dropout, low=0.0, high=1.0, high_open=True)
         check_range("early_stopping_epochs", self.early_stopping_epochs, low=0)
+        check_range("num_threads", self.num_threads, low=0, high=1024)
+        check_range("recency_halflife_days", self.recency_halflife_days, low=0.0)
         check_range(
             "outlier_contamination", self.outlier_contamination, low=0.0, high=0.5, low_open=True
         )
@@ -136,7 +147,7 @@ class LSTMGap:
             TrainingInterrupted: ``hooks.should_stop()`` turned True (after a checkpoint).
         """
         hooks = hooks or TrainingHooks()
-        spec = TabularSpec.learn(train, TARGET)
+        spec = TabularSpec.learn(train, TARGET, self.config.exclude_columns)
         rows = filtered_training_rows(train, spec, self.config)
         y = target_array(rows, log_target=self.config.log_target)
         scaling = {
@@ -146,6 +157,8 @@ class LSTMGap:
         }
         self.spec_, self.scaling_ = spec, scaling
         device = _device(self.config.device)
+        if self.config.num_threads > 0:
+            torch.set_num_threads(self.config.num_threads)
         torch.manual_seed(self.config.seed)
         network = GapNetwork(self._shape(spec)).to(device)
         scaled = (y - scaling["target_mean"]) / scaling["target_std"]
@@ -153,8 +166,11 @@ class LSTMGap:
         if validation is not None:
             val_rows = observed_rows(validation)
             val = (self._inputs(val_rows), target_array(val_rows, log_target=False))
+        weights = recency_weights(rows, self.config.recency_halflife_days)
+        if weights is None:
+            weights = np.ones(len(rows))
         self.network_ = train_network(
-            network, (self._inputs(rows), scaled), val, self._settings(device), hooks
+            network, (self._inputs(rows), scaled, weights), val, self._settings(device), hooks
         ).to("cpu")
         return self
 

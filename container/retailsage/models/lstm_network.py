@@ -129,15 +129,14 @@ def network_inputs(
     Raises:
         BadInput: a missing column or a non-numeric value.
     """
-    matrix = spec.encode(frame)
-    numeric = pd.DataFrame(matrix, columns=list(spec.columns))
+    numeric = spec.encode_frame(frame)
     values, mask = sequence_arrays(numeric, window)
     steps = np.concatenate([values, mask[..., None].astype(np.float32)], axis=2)
     mean = np.asarray(scaler["mean"], dtype=np.float32)
     std = np.asarray(scaler["std"], dtype=np.float32)
     covariates = (covariate_array(numeric) - mean) / std
     if COUNTRY in spec.categories:
-        country = numeric[COUNTRY].to_numpy().astype(np.int64)
+        country = np.nan_to_num(numeric[COUNTRY].to_numpy()).astype(np.int64)
     else:
         country = np.zeros(len(numeric), dtype=np.int64)
     return NetworkInputs(steps, covariates.astype(np.float32), country)
@@ -153,7 +152,7 @@ def covariate_scaler(frame: pd.DataFrame, spec: TabularSpec) -> dict[str, list[f
     Returns:
         JSON-safe ``{"mean": [...], "std": [...]}`` in ``covariate_columns()`` order.
     """
-    numeric = pd.DataFrame(spec.encode(frame), columns=list(spec.columns))
+    numeric = spec.encode_frame(frame)
     covariates = covariate_array(numeric).astype(np.float64)
     std = covariates.std(axis=0)
     return {

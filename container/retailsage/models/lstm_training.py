@@ -29,7 +29,7 @@ from retailsage.models.lstm_network import GapNetwork, NetworkInputs
 LOGGER = logging.getLogger(__name__)
 CHECKPOINT_PREFIX = "lstm"
 CHECKPOINT_SUFFIX = ".pt"
-_LOSSES: dict[str, Callable[[], nn.Module]] = {
+_LOSSES: dict[str, Callable[..., nn.Module]] = {
     "l1": nn.L1Loss,
     "huber": nn.SmoothL1Loss,
     "mse": nn.MSELoss,
@@ -62,7 +62,7 @@ class LoopState:
 
 def train_network(
     network: GapNetwork,
-    train: tuple[NetworkInputs, np.ndarray],
+    train: tuple[NetworkInputs, np.ndarray, np.ndarray],
     validation: tuple[NetworkInputs, np.ndarray] | None,
     settings: LoopSettings,
     hooks: TrainingHooks,
@@ -71,7 +71,7 @@ def train_network(
 
     Args:
         network: a freshly initialised network on ``settings.device``.
-        train: inputs and scaled targets.
+        train: inputs, scaled targets and per-row sample weights.
         validation: inputs and targets in days, or ``None``.
         settings: epochs, batch size, optimiser and stopping settings.
         hooks: checkpoint, metric and stop hooks.
@@ -84,11 +84,12 @@ def train_network(
     """
     optimizer = torch.optim.Adam(network.parameters(), lr=settings.learning_rate)
     state = _resume(network, optimizer, hooks)
-    loss_fn = _LOSSES[settings.loss]()
+    loss_fn = _LOSSES[settings.loss](reduction="none")
     tensors = train[0].tensors(settings.device)
     target = torch.from_numpy(train[1].astype(np.float32)).to(settings.device)
+    weight = torch.from_numpy(train[2].astype(np.float32)).to(settings.device)
     while state.epoch < settings.epochs and not _patience_spent(state, settings):
-        _run_epoch(network, optimizer, loss_fn, tensors, target, settings, state.epoch)
+        _run_epoch(network, optimizer, loss_fn, tensors, (target, weight), settings, state.epoch)
         state.epoch += 1
         if validation is not None:
             _validate(network, validation, settings, state, hooks)
@@ -118,11 +119,12 @@ def _run_epoch(
     optimizer: torch.optim.Optimizer,
     loss_fn: nn.Module,
     tensors: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-    target: torch.Tensor,
+    labels: tuple[torch.Tensor, torch.Tensor],
     settings: LoopSettings,
     epoch: int,
 ) -> None:
-    """One pass over the shuffled training rows, seeded by ``(seed, epoch)``."""
+    """One pass over the shuffled training rows, seeded by ``(seed, epoch)``; weighted loss."""
+    target, weight = labels
     torch.manual_seed(settings.seed * 100_003 + epoch)
     order = np.random.default_rng([settings.seed, epoch]).permutation(len(target))
     network.train()
@@ -130,7 +132,9 @@ def _run_epoch(
         batch = torch.from_numpy(order[start : start + settings.batch_size]).to(settings.device)
         optimizer.zero_grad()
         output = network(*(t.index_select(0, batch) for t in tensors))
-        loss = loss_fn(output, target.index_select(0, batch))
+        batch_weight = weight.index_select(0, batch)
+        per_row = loss_fn(output, target.index_select(0, batch))
+        loss = (per_row * batch_weight).sum() / batch_weight.sum()
         loss.backward()
         optimizer.step()
 

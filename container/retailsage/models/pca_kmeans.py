@@ -51,7 +51,7 @@ class PcaKmeansConfig:
         seed: random seed of PCA and KMeans.
     """
 
-    n_components: float = 0.95
+    n_components: float = 0.8
     n_clusters: int = 8
     contamination: float = 0.02
     score: Score = "full_distance"

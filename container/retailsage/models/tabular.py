@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from retailsage.core.errors import BadInput, DataError
+from retailsage.core.errors import BadInput, DataError, HyperparameterError
 from retailsage.features.gap import AS_OF_DATE, CUSTOMER_ID, NEXT_ORDER_DATE, ORDER_DATE
 
 UNKNOWN_CODE = 0
@@ -35,24 +35,29 @@ class TabularSpec:
     Attributes:
         columns: input column names in the order a headerless CSV row carries them.
         categories: for each categorical column, the known values in code order (code = index+1).
+        excluded: input columns the model ignores: still required and validated (so the CSV
+            layout stays the feature table's), but left out of the model matrix.
     """
 
     columns: tuple[str, ...]
     categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    excluded: tuple[str, ...] = ()
 
     @classmethod
-    def learn(cls, frame: pd.DataFrame, target: str) -> TabularSpec:
+    def learn(cls, frame: pd.DataFrame, target: str, exclude: tuple[str, ...] = ()) -> TabularSpec:
         """Learn the input columns and category encodings from a training frame.
 
         Args:
             frame: training rows (features plus the target and bookkeeping columns).
             target: the target column, excluded from the inputs.
+            exclude: input columns the model must ignore.
 
         Returns:
             The spec; categories are ordered by descending training frequency.
 
         Raises:
             DataError: the target is missing or no input column is left.
+            HyperparameterError: ``exclude`` names a column that is not an input.
         """
         if target not in frame.columns:
             raise DataError(f"training data has no target column {target!r}")
@@ -60,13 +65,27 @@ class TabularSpec:
         columns = tuple(str(c) for c in frame.columns if c not in excluded)
         if not columns:
             raise DataError("training data has no feature columns besides the target")
+        unknown = sorted(set(exclude) - set(columns))
+        if unknown:
+            raise HyperparameterError(
+                f"exclude_columns names unknown input column(s) {', '.join(unknown)}; "
+                f"inputs are: {', '.join(columns)}"
+            )
         categories = {
             name: _category_order(frame[name]) for name in columns if _is_categorical(frame[name])
         }
-        return cls(columns=columns, categories=categories)
+        return cls(columns=columns, categories=categories, excluded=tuple(exclude))
+
+    @property
+    def model_columns(self) -> tuple[str, ...]:
+        """The input columns the model uses: ``columns`` minus ``excluded``, in order."""
+        return tuple(c for c in self.columns if c not in self.excluded)
 
     def encode(self, frame: pd.DataFrame) -> np.ndarray:
-        """Validate ``frame`` and return its inputs as a float64 matrix ``[n, len(columns)]``.
+        """Validate ``frame`` and return the model's inputs as float64 ``[n, len(model_columns)]``.
+
+        Every input column is checked (excluded ones too, so the request layout never depends
+        on the exclusion); only :attr:`model_columns` are returned.
 
         Args:
             frame: rows carrying at least ``columns`` (extra columns are ignored).
@@ -80,19 +99,28 @@ class TabularSpec:
         missing = [c for c in self.columns if c not in frame.columns]
         if missing:
             raise BadInput(f"missing input column(s): {', '.join(missing)}")
-        out = np.empty((len(frame), len(self.columns)), dtype=np.float64)
-        numeric = [j for j, name in enumerate(self.columns) if name not in self.categories]
-        block = frame[[self.columns[j] for j in numeric]]
-        if all(d.kind in "biuf" for d in block.dtypes):
-            # fast path (serving hot loop): all numeric dtypes convert in one call
+        for name in self.excluded:
+            if name not in self.categories:
+                numeric_column(frame[name], name)
+        used = self.model_columns
+        out = np.empty((len(frame), len(used)), dtype=np.float64)
+        numeric = [j for j, name in enumerate(used) if name not in self.categories]
+        block = frame[[used[j] for j in numeric]]
+        if all(dtype.kind in "biuf" for dtype in block.dtypes):
+            # serving hot path: numeric dtypes convert in one call instead of one per column
             out[:, numeric] = block.to_numpy(dtype=np.float64, na_value=np.nan)
         else:
             for j in numeric:
-                out[:, j] = numeric_column(frame[self.columns[j]], self.columns[j])
-        for j, name in enumerate(self.columns):
+                out[:, j] = numeric_column(frame[used[j]], used[j])
+        for j, name in enumerate(used):
             if name in self.categories:
                 out[:, j] = self.codes(name, frame[name])
         return out
+
+    def encode_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Like :meth:`encode`, as a frame over all ``columns`` (excluded ones all NaN)."""
+        matrix = pd.DataFrame(self.encode(frame), columns=list(self.model_columns))
+        return matrix.reindex(columns=list(self.columns))
 
     def codes(self, name: str, values: pd.Series) -> np.ndarray:
         """Map one categorical column to codes (1..k known, 0 unknown or missing).
@@ -117,6 +145,7 @@ class TabularSpec:
         return {
             "columns": list(self.columns),
             "categories": {k: list(v) for k, v in self.categories.items()},
+            "excluded": list(self.excluded),
             "unknown_code": UNKNOWN_CODE,
         }
 
@@ -133,6 +162,7 @@ class TabularSpec:
         return cls(
             columns=tuple(payload["columns"]),
             categories={k: tuple(v) for k, v in payload["categories"].items()},
+            excluded=tuple(payload.get("excluded", ())),
         )
 
 

@@ -25,6 +25,7 @@ from retailsage.models.gap_common import (
     GAP_OUTPUT_COLUMNS,
     filtered_training_rows,
     observed_rows,
+    recency_weights,
     target_array,
 )
 from retailsage.models.tabular import TabularSpec
@@ -57,9 +58,12 @@ class XGBoostGapConfig:
         nthread: training threads (0 = all cores); serving always loads with 1.
         outlier_filter: drop Isolation-Forest outlier customers from the training rows.
         outlier_contamination: expected outlier fraction of customers for that filter.
+        exclude_columns: input columns the model ignores (still accepted in requests).
+        recency_halflife_days: weight training rows by ``0.5 ** (age / half-life)``, age
+            counted back from the newest training order (0 disables).
     """
 
-    num_round: int = 600
+    num_round: int = 300
     eta: float = 0.05
     max_depth: int = 6
     min_child_weight: float = 5.0
@@ -73,6 +77,8 @@ class XGBoostGapConfig:
     nthread: int = 0
     outlier_filter: bool = False
     outlier_contamination: float = 0.02
+    exclude_columns: tuple[str, ...] = ("month",)
+    recency_halflife_days: float = 120.0
 
     def __post_init__(self) -> None:
         """Range-check every value (raises HyperparameterError)."""
@@ -85,6 +91,7 @@ class XGBoostGapConfig:
         check_range("early_stopping_rounds", self.early_stopping_rounds, low=0)
         check_range("huber_slope", self.huber_slope, low=0.0, low_open=True)
         check_range("nthread", self.nthread, low=0, high=1024)
+        check_range("recency_halflife_days", self.recency_halflife_days, low=0.0)
         check_range(
             "outlier_contamination", self.outlier_contamination, low=0.0, high=0.5, low_open=True
         )
@@ -148,9 +155,12 @@ class XGBoostGap:
             TrainingInterrupted: ``hooks.should_stop()`` turned True (after a checkpoint).
         """
         hooks = hooks or TrainingHooks()
-        spec = TabularSpec.learn(train, TARGET)
+        spec = TabularSpec.learn(train, TARGET, self.config.exclude_columns)
         train = filtered_training_rows(train, spec, self.config)
         dtrain = self._dmatrix(spec, train, with_label=True)
+        weights = recency_weights(train, self.config.recency_halflife_days)
+        if weights is not None:
+            dtrain.set_weight(weights)
         dval = (
             self._dmatrix(spec, observed_rows(validation), with_label=True)
             if validation is not None
@@ -192,7 +202,7 @@ class XGBoostGap:
         """Per-prediction feature contributions (SHAP values from ``pred_contribs``).
 
         Each row sums to the model output before clipping: the predicted days, or
-        ``log1p(predicted days)`` when ``log_target`` is set.
+        ``log1p(predicted days)`` when ``log_target`` is set. Excluded columns contribute 0.
 
         Args:
             frame: rows carrying ``input_columns``.
@@ -201,9 +211,10 @@ class XGBoostGap:
             One column per input column plus ``bias``, indexed like ``frame``.
         """
         spec, booster = self._fitted()
-        matrix = xgb.DMatrix(spec.encode(frame), feature_names=list(spec.columns))
+        matrix = xgb.DMatrix(spec.encode(frame), feature_names=list(spec.model_columns))
         contribs = booster.predict(matrix, pred_contribs=True)
-        return pd.DataFrame(contribs, columns=[*spec.columns, "bias"], index=frame.index)
+        used = pd.DataFrame(contribs, columns=[*spec.model_columns, "bias"], index=frame.index)
+        return used.reindex(columns=[*spec.columns, "bias"], fill_value=0.0)
 
     def save(self, model_dir: Path) -> dict[str, Any]:
         """Write ``model.ubj`` and return the feature spec for the manifest.
@@ -259,7 +270,7 @@ class XGBoostGap:
     def _dmatrix(self, spec: TabularSpec, frame: pd.DataFrame, *, with_label: bool) -> xgb.DMatrix:
         """Encode rows into a DMatrix, the label transformed for ``log_target``."""
         label = target_array(frame, log_target=self.config.log_target) if with_label else None
-        return xgb.DMatrix(spec.encode(frame), label=label, feature_names=list(spec.columns))
+        return xgb.DMatrix(spec.encode(frame), label=label, feature_names=list(spec.model_columns))
 
     def _to_days(self, margin: np.ndarray) -> np.ndarray:
         """Map the booster output back to days, clipped at zero."""

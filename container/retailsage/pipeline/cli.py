@@ -68,6 +68,7 @@ def run_command(args: argparse.Namespace) -> int:
         # moto logs every forwarded SageMaker call and every Catch-handled failure; the
         # progress lines already show both.
         logging.getLogger("moto").setLevel(logging.CRITICAL)
+        logging.getLogger("botocore").setLevel(logging.WARNING)
 
     try:
         options = RunOptions(

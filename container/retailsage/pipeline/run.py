@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import tempfile
 import time
 from contextlib import ExitStack
@@ -17,6 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
 
+from retailsage.core.errors import UserError
 from retailsage.pipeline import s3io
 from retailsage.pipeline.asl import LocalAccount
 from retailsage.pipeline.deployment import REPO_ROOT, Deployment, synthesize
@@ -29,6 +31,8 @@ from retailsage.pipeline.sagemaker_runner import LocalJobLauncher, TrainingRunne
 from retailsage.pipeline.summary import RunSummary, summarize
 from retailsage.pipeline.transform_runner import TransformRunner
 
+_EXECUTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
+
 DEFAULT_ROWS = 30_000
 """Rows of generated transactions when no ``--data`` is given."""
 
@@ -40,7 +44,8 @@ DEFAULT_QUALITY_THRESHOLDS: dict[str, float] = {
     "lstm": 60.0,
     "pca_kmeans": 0.25,  # train:anomaly_rate must not exceed this
 }
-"""Gate thresholds per model type (the gate's metric and direction come from the stack)."""
+"""Gate thresholds of the model types the schedule does not run (the schedule's own model type
+uses the schedule's threshold); the gate's metric and direction come from the stack."""
 
 
 @dataclass(frozen=True)
@@ -67,8 +72,17 @@ class RunOptions:
     inject_failure: str | None = None
     run_id: str | None = None
 
+    def __post_init__(self) -> None:
+        """Reject a run id that is not a valid Step Functions execution name."""
+        if self.run_id is not None and _EXECUTION_NAME.fullmatch(self.run_id) is None:
+            raise UserError(f"run id {self.run_id!r} must be 1-80 letters, digits, '-' or '_'")
+
     def execution_name(self) -> str:
-        """The execution name (job names are derived from it, so it is short and safe)."""
+        """The execution name (job names are derived from it, so it is short and safe).
+
+        Returns:
+            ``run_id``, or ``<UTC time>-<model type>``.
+        """
         if self.run_id:
             return self.run_id
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
@@ -142,15 +156,17 @@ class LocalPipeline:
         self.resources = factory.create_all()
         s3 = self._clients["s3"]
         jobs = self._work_dir / "jobs"
-        self.launcher = LocalJobLauncher(
-            TrainingRunner(s3, jobs, self.printer),
-            TransformRunner(s3, jobs, self.printer),
-            self.faults,
-        )
+        training = TrainingRunner(s3, jobs, self.printer)
+        transform = TransformRunner(s3, jobs, self.printer)
+        self.launcher = LocalJobLauncher(training, transform, self.faults)
         invoker = LocalLambdaRunner(
             self.resources.lambda_code, self.faults, self.printer.on_lambda_error
         )
         self._stack.enter_context(patched_moto(invoker, self.launcher))
+        # first out on exit (Ctrl-C mid-job included): no training process or server outlives us
+        self._stack.callback(self.launcher.join, 30.0)
+        self._stack.callback(transform.stop)
+        self._stack.callback(training.stop)
 
     @property
     def data_bucket(self) -> str:
@@ -205,6 +221,7 @@ class LocalPipeline:
             report_dir=self.runs_dir / run_id,
             table_items=self.count_items(),
             wall_s=time.perf_counter() - started,
+            quality_threshold=execution_input["quality_threshold"],
         )
 
     def _state_machine_arn(self) -> str:
@@ -230,16 +247,29 @@ class LocalPipeline:
         ]
 
     def _execution_input(self, options: RunOptions, source_prefix: str) -> dict[str, Any]:
-        """The execution input: the schedule's defaults with this run's overrides."""
+        """The execution input: the schedule's configured input with this run's overrides.
+
+        The schedule's hyperparameters apply when the run uses the schedule's model type (they
+        are that family's); the run's own ``--hp`` values win.
+        """
         defaults = dict(self._deployment().config.schedule.execution_input)
+        scheduled = defaults.get("model_type") == options.model_type
         threshold = options.quality_threshold
         if threshold is None:
-            threshold = DEFAULT_QUALITY_THRESHOLDS.get(
-                options.model_type, defaults["quality_threshold"]
+            threshold = (
+                float(defaults["quality_threshold"])
+                if scheduled
+                else DEFAULT_QUALITY_THRESHOLDS[options.model_type]
             )
+        hyperparameters: dict[str, str] = {}
+        if scheduled:
+            hyperparameters.update(
+                {k: str(v) for k, v in dict(defaults.get("hyperparameters", {})).items()}
+            )
+        hyperparameters.update(options.hyperparameters)
         return {
             "model_type": options.model_type,
-            "hyperparameters": dict(options.hyperparameters),
+            "hyperparameters": hyperparameters,
             "quality_threshold": threshold,
             "source_prefix": source_prefix,
         }

@@ -130,6 +130,12 @@ class TrainingRunner:
         self._s3 = s3
         self._work_dir = work_dir
         self._observer = observer
+        self._processes: set[subprocess.Popen[str]] = set()
+
+    def stop(self) -> None:
+        """Terminate every training process still running (the session is ending)."""
+        for process in list(self._processes):
+            process.terminate()  # SIGTERM, as StopTrainingJob sends
 
     def run(self, job: Any) -> None:
         """Run the job to completion and record the outcome on moto's job object.
@@ -203,12 +209,16 @@ class TrainingRunner:
             bufsize=1,
         ) as process:
             assert process.stdout is not None  # guaranteed by stdout=PIPE
-            for line in process.stdout:
-                logger.debug("[%s] %s", job.training_job_name, line.rstrip())
-                for name, value in parser.parse(line).items():
-                    metrics[name] = value
-                    self._observer.on_metric(job.training_job_name, name, value)
-            return process.wait(), metrics
+            self._processes.add(process)
+            try:
+                for line in process.stdout:
+                    logger.debug("[%s] %s", job.training_job_name, line.rstrip())
+                    for name, value in parser.parse(line).items():
+                        metrics[name] = value
+                        self._observer.on_metric(job.training_job_name, name, value)
+                return process.wait(), metrics
+            finally:
+                self._processes.discard(process)
 
 
 def _fail_training(job: Any, reason: str) -> None:

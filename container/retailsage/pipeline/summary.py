@@ -9,8 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from retailsage.pipeline.progress import ProgressPrinter, StateTiming, readable_cause
+from retailsage.pipeline.states import MODEL_REJECTED
 
 METRICS_FILE = "metrics.json"
+GATE_METRIC = "retailsage:quality_gate"
+"""The quality gate's metric: a MetricDefinition the pipeline stack adds
+(``infra.stacks.constructs.sagemaker_states.GATE_METRIC``) over each family's gate metric line."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,7 @@ class RunSummary:
         timings: seconds per state, in order.
         wall_s: wall time of the execution, upload to summary.
         output: the execution output (succeeded executions).
+        quality_threshold: the gate threshold the execution ran with.
     """
 
     run_id: str
@@ -46,6 +51,7 @@ class RunSummary:
     timings: list[StateTiming] = field(default_factory=list)
     wall_s: float = 0.0
     output: dict[str, Any] | None = None
+    quality_threshold: float | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -63,6 +69,13 @@ class RunSummary:
             reason = readable_cause(self.cause).strip().splitlines() or [""]
             out.append(f"  failure: {self.error}: {reason[0]}".rstrip())
         out.extend(_metric_lines(self.metrics))
+        if self.last_state == MODEL_REJECTED:
+            gate = self.metrics.get(GATE_METRIC)
+            shown = "n/a" if gate is None else f"{gate:.4g}"
+            out.append(
+                f"  model rejected: {GATE_METRIC} = {shown} misses the threshold "
+                f"{self.quality_threshold}"
+            )
         out.append(f"  rows scored: {self.rows_scored:,}")
         out.append(
             f"  items written: {self.items_written:,} (table now holds {self.table_items:,})"
@@ -123,6 +136,7 @@ def summarize(
     report_dir: Path,
     table_items: int,
     wall_s: float,
+    quality_threshold: float | None = None,
 ) -> RunSummary:
     """Build the summary of a finished execution and copy its reports locally.
 
@@ -133,6 +147,7 @@ def summarize(
         report_dir: ``runs/<run id>/``; the training job's ``output/data`` is copied there.
         table_items: items in the predictions table now.
         wall_s: wall time of the run.
+        quality_threshold: the gate threshold of the execution input.
 
     Returns:
         The summary.
@@ -142,9 +157,10 @@ def summarize(
     if source is not None and source.is_dir() and any(source.iterdir()):
         shutil.copytree(source, report_dir, dirs_exist_ok=True)
         copied = report_dir
+    # the streamed values (the gate metric among them), then the job's final metrics.json
     metrics: dict[str, float | None] = dict(printer.metrics)
     if copied is not None and (copied / METRICS_FILE).is_file():
-        metrics = json.loads((copied / METRICS_FILE).read_text())
+        metrics.update(json.loads((copied / METRICS_FILE).read_text()))
     output = json.loads(described["output"]) if described.get("output") else None
     return RunSummary(
         run_id=run_id,
@@ -160,4 +176,5 @@ def summarize(
         timings=list(printer.timings),
         wall_s=wall_s,
         output=output,
+        quality_threshold=quality_threshold,
     )

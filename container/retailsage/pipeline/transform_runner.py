@@ -101,6 +101,12 @@ class TransformRunner:
         self._s3 = s3
         self._work_dir = work_dir
         self._observer = observer
+        self._servers: set[ServerProcess] = set()
+
+    def stop(self) -> None:
+        """Stop every serving process still running (the session is ending)."""
+        for server in list(self._servers):
+            server.stop()
 
     def run(self, job: Any, backend: Any) -> None:
         """Run the job and record its outcome on moto's job object.
@@ -120,8 +126,13 @@ class TransformRunner:
         source = job.transform_input["DataSource"]["S3DataSource"]["S3Uri"]
         inputs = s3io.download_prefix(self._s3, source, base / "input")
         content_type = str(job.transform_input.get("ContentType") or DEFAULT_CONTENT_TYPE)
-        with ServerProcess(model_dir, env=job_environment(job, container)) as server:
-            result = self._transform(job, server.url, inputs, base / "output", content_type)
+        server = ServerProcess(model_dir, env=job_environment(job, container))
+        self._servers.add(server)
+        try:
+            with server:
+                result = self._transform(job, server.url, inputs, base / "output", content_type)
+        finally:
+            self._servers.discard(server)
         self._publish(job, result, base / "input", content_type)
         job.transform_end_time = job.last_modified_time = dt.datetime.now(dt.UTC)
         job.transform_job_status = "Completed"

@@ -126,6 +126,21 @@ def _text(body: bytes) -> str:
         raise BadInput(f"body is not valid UTF-8 at byte {exc.start}") from exc
 
 
+def _unquoted_width(body: bytes) -> int:
+    """Return the field count of an unquoted CSV body, checking every line has it.
+
+    Fast path: when the total comma count is exactly (width - 1) x lines, no line can be short
+    unless another is long, and the C parser rejects long lines; otherwise the vectorised
+    per-line check names the first bad line.
+    """
+    first_end = body.find(b"\n")
+    width = body.count(b",", 0, first_end if first_end >= 0 else len(body)) + 1
+    lines = body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
+    if body.count(b",") == (width - 1) * lines and b"\n\n" not in body and body[:1] != b"\n":
+        return width
+    return _check_line_widths(body)
+
+
 def _check_line_widths(body: bytes) -> int:
     """Return the field count of an unquoted CSV body whose lines all have the same count.
 
@@ -201,32 +216,35 @@ def decode_csv(body: bytes, schema: InputSchema) -> pd.DataFrame:
     if len(body) < SMALL_CSV_BYTES:
         return _rows_to_frame(_csv_rows(_text(body)), schema, "line")
     text = _text(body)
-    width = _quoted_width(text) if b'"' in body else _check_line_widths(body)
+    width = _quoted_width(text) if b'"' in body else _unquoted_width(body)
     names = schema.layout_for(width, "line 1")
-    dtypes = {name: (object if column_kind(name) != "number" else np.float64) for name in names}
+    text_columns = [name for name in names if column_kind(name) != "number"]
     try:
         frame = pd.read_csv(
             io.BytesIO(body),
             header=None,
             names=list(names),
-            dtype=dtypes,
+            dtype=dict.fromkeys(text_columns, object),
             engine="c",
             keep_default_na=False,
             na_values=[""],
             skip_blank_lines=False,
         )
-    except (ValueError, pd.errors.ParserError):
-        # a non-numeric value in a numeric column: re-parse as text to name the cell
-        frame = pd.read_csv(io.BytesIO(body), header=None, names=list(names), dtype=object)
-    needs_typing = {
-        name: frame[name].to_numpy()
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise BadInput(f"CSV body does not parse: {exc}") from exc
+    # dates/integers, and numeric columns the C engine could not read as numbers (to name the
+    # bad cell), are re-typed; text columns stay object with NaN for missing (families cast)
+    kinds = dict(zip(names, (dtype.kind for dtype in frame.dtypes), strict=True))
+    retype = [
+        name
         for name in names
-        if column_kind(name) != "number" or frame[name].dtype != np.float64
-    }
-    if needs_typing:
-        typed = typed_frame(needs_typing, len(frame))
-        for name in needs_typing:
-            frame[name] = typed[name].to_numpy() if column_kind(name) != "string" else typed[name]
+        if column_kind(name) in ("date", "integer")
+        or (column_kind(name) == "number" and kinds[name] not in "iufb")
+    ]
+    if retype:
+        typed = typed_frame({name: frame[name].to_numpy() for name in retype}, len(frame))
+        for name in retype:
+            frame[name] = typed[name]
     return frame
 
 
@@ -392,7 +410,8 @@ def encode_csv(frame: pd.DataFrame, columns: tuple[str, ...]) -> bytes:
         if "error" in frame.columns
         else []
     )
-    if len(failed) == 0 and len(out) == 1 and out.dtypes.map(lambda d: d.kind in "fiub").all():
+    if not failed and len(out) == 1 and all(d.kind in "fiu" for d in out.dtypes):
+        # one row: skip to_csv's fixed overhead (the real-time single-record path)
         return (",".join(_csv_scalar(v) for v in out.iloc[0].tolist()) + "\n").encode()
     text = out.to_csv(header=False, index=False, lineterminator="\n")
     if len(failed) == 0:

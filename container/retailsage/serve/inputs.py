@@ -176,6 +176,10 @@ def _to_number(values: np.ndarray, column: str) -> np.ndarray:
         return np.asarray(values, dtype=np.float64)
     except (ValueError, TypeError):
         pass
+    nested = [i for i, v in enumerate(values) if isinstance(v, list | dict)]  # error path only
+    if nested:
+        row = nested[0]
+        raise BadInput(f"row {row + 1}, column {column!r}: {values[row]!r} is not a number")
     cleaned = np.where(pd.isna(values) | (values.astype(str) == ""), np.nan, values)
     parsed = pd.to_numeric(pd.Series(cleaned, dtype=object), errors="coerce").to_numpy(
         dtype=np.float64, na_value=np.nan

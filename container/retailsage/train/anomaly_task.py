@@ -95,8 +95,7 @@ class AnomalyTask:
 
         Returns:
             ``validation:anomaly_rate``, ``train:anomaly_rate``, ``train:anomaly_threshold``
-            and, with labels,
-            ``validation:roc_auc`` and ``validation:average_precision``.
+            and, with labels, ``validation:roc_auc`` and ``validation:average_precision``.
         """
         scored = model.predict(data.evaluation)
         threshold = float(manifest["threshold"])

@@ -25,8 +25,10 @@ from retailsage.data.sources import COLUMN_ALIASES, discover_files, file_suffix
 
 logger = logging.getLogger(__name__)
 
-_RAW_MARKERS = frozenset({INVOICE_NO, INVOICE_DATE, *COLUMN_ALIASES})
-"""Header names that only raw transaction files carry."""
+_RAW_MARKERS = frozenset(
+    {INVOICE_NO, INVOICE_DATE, *(k for k, v in COLUMN_ALIASES.items() if v == INVOICE_NO)}
+)
+"""Header names that only raw transaction files carry (a numeric table may well have a Price)."""
 _DELIMITERS = (",", ";", "\t", "|")
 _MAX_HEADER_BYTES = 1 << 20
 

@@ -1,0 +1,82 @@
+"""Metric functions, baselines, label definitions and error injection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from tests.models.model_cases import make_transactions
+
+from retailsage.core.errors import DataError
+from retailsage.evaluation.anomaly_eval import (
+    injected_test_set,
+    natural_labels,
+    natural_test_set,
+)
+from retailsage.evaluation.metrics import anomaly_metrics, gap_baselines, gap_metrics
+from retailsage.evaluation.plots import write_anomaly_plots, write_gap_plots
+
+
+def test_gap_metrics_on_hand_computed_values() -> None:
+    metrics = gap_metrics(np.array([10.0, 20.0, 30.0, 40.0]), np.array([12.0, 20.0, 24.0, 40.0]))
+    assert metrics == pytest.approx({"mae": 2.0, "rmse": np.sqrt(10.0), "medae": 1.0})
+
+
+def test_gap_metrics_reject_mismatched_or_nan_input() -> None:
+    with pytest.raises(DataError):
+        gap_metrics(np.ones(3), np.ones(2))
+    with pytest.raises(DataError):
+        gap_metrics(np.array([1.0, np.nan]), np.ones(2))
+
+
+def test_gap_baselines_use_train_median_and_past_mean_gap() -> None:
+    train = pd.DataFrame({"gap_days": [5.0, 10.0, 30.0, np.nan]})
+    test = pd.DataFrame({"gap_days": [10.0, 20.0, 40.0], "mean_gap": [14.0, np.nan, 40.0]})
+    baselines = gap_baselines(train, test)
+    assert baselines["global_median"]["mae"] == pytest.approx((0 + 10 + 30) / 3)
+    # the first-order row (no past gap) falls back to the median of 10
+    assert baselines["customer_mean_gap"]["mae"] == pytest.approx((4 + 10 + 0) / 3)
+
+
+def test_anomaly_metrics_perfect_and_inverted_ranking() -> None:
+    labels = np.array([0, 0, 1, 0, 1])
+    scores = np.array([0.1, 0.2, 0.9, 0.3, 0.8])
+    assert anomaly_metrics(labels, scores)["roc_auc"] == 1.0
+    assert anomaly_metrics(labels, -scores)["roc_auc"] == 0.0
+    assert anomaly_metrics(labels, scores)["positives"] == 2
+    with pytest.raises(DataError, match="both"):
+        anomaly_metrics(np.zeros(3), np.ones(3))
+
+
+def test_natural_labels_name_non_merchandise_and_free_lines() -> None:
+    lines = make_transactions(10).iloc[:6].copy()
+    lines["StockCode"] = pd.array(["POST", "20001", "m", "BANK CHARGES", "20003", "20004"])
+    lines["UnitPrice"] = [1.0, 1.0, 1.0, 1.0, 0.0, 2.0]
+    lines["InvoiceNo"] = pd.array(["1", "2", "3", "4", "5", "C6"], dtype="string")
+    assert natural_labels(lines).tolist() == [1, 0, 1, 1, 1, 0]
+    assert len(natural_test_set(lines).lines) == 5  # the cancellation is excluded
+
+
+def test_injected_errors_corrupt_a_seeded_fraction() -> None:
+    lines = make_transactions(200)
+    labeled = injected_test_set(lines, rate=0.1, seed=1)
+    again = injected_test_set(lines, rate=0.1, seed=1)
+    np.testing.assert_array_equal(labeled.labels, again.labels)
+    assert 0.07 < labeled.labels.mean() < 0.13
+    changed = (
+        (labeled.lines["Quantity"].to_numpy() != lines["Quantity"].to_numpy())
+        | (labeled.lines["UnitPrice"].to_numpy() != lines["UnitPrice"].to_numpy())
+        | (labeled.lines["InvoiceDate"].to_numpy() != lines["InvoiceDate"].to_numpy())
+    )
+    np.testing.assert_array_equal(changed, labeled.labels.astype(bool))
+    hours = labeled.lines["InvoiceDate"].dt.hour.to_numpy()
+    moved = labeled.labels.astype(bool) & (hours < 6)
+    assert moved.any()
+
+
+def test_plots_write_png_files(tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    gap = write_gap_plots(rng.gamma(2, 10, 200), rng.gamma(2, 10, 200), tmp_path / "gap")
+    anomaly = write_anomaly_plots(rng.normal(size=500), 1.5, tmp_path / "anomaly")
+    for path in [*gap, *anomaly]:
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

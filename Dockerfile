@@ -44,12 +44,12 @@ RUN /opt/venv/bin/pip install --no-cache-dir --no-index --only-binary=:all: \
 # DL3006 (untagged FROM) does not apply: deps-${PIP_SOURCE} names a stage of this file.
 # hadolint ignore=DL3006
 FROM deps-${PIP_SOURCE} AS deps
-WORKDIR /opt/venv/lib/python3.11/site-packages
 RUN /opt/venv/bin/python -m pip check \
     && /opt/venv/bin/python -m pip uninstall --yes --quiet pip \
-    && find . -mindepth 2 -type d -name tests -prune -exec rm -rf {} + \
-    && rm -rf torch/test torch/include pyarrow/include \
-        torch/bin/protoc torch/bin/protoc-* torch/bin/*Test torch/bin/test_* \
+    && site="$(/opt/venv/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" \
+    && find "${site}" -mindepth 2 -type d -name tests -prune -exec rm -rf {} + \
+    && rm -rf "${site}"/torch/test "${site}"/torch/include "${site}"/pyarrow/include \
+        "${site}"/torch/bin/protoc* "${site}"/torch/bin/*Test "${site}"/torch/bin/test_* \
     && /opt/venv/bin/python -c "import flask, gunicorn, matplotlib, numpy, openpyxl, pandas, \
 pyarrow.parquet, scipy, sklearn, torch, xgboost"
 

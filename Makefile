@@ -7,8 +7,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 EXTRAS := train,serve,infra,local,dev
 
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
-export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20,22
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 20,22,24,26
 
 .PHONY: run test lint typecheck check venv test-image benchmark evaluate clean
 

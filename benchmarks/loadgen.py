@@ -42,7 +42,7 @@ def _one_request(
         if response.getheader("Connection", "").lower() == "close":
             connection.close()
         return response.status == 200
-    except OSError:
+    except (OSError, http.client.HTTPException):
         connection.close()
         return False
 

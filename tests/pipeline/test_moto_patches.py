@@ -19,7 +19,8 @@ from retailsage.pipeline.moto_patches import LambdaOutcome, patched_moto
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/sfn"
-FUNCTION = "extract-fn"
+FUNCTION_NAME = "extract-fn"
+FUNCTION = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FUNCTION_NAME}"
 
 # The resource ARNs CDK's LambdaInvoke / SageMakerCreate* tasks emit (after token resolution).
 DEFINITION: dict[str, Any] = {
@@ -29,7 +30,7 @@ DEFINITION: dict[str, Any] = {
             "Type": "Task",
             "Resource": "arn:aws:states:::lambda:invoke",
             "Parameters": {
-                "FunctionName": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FUNCTION}",
+                "FunctionName": FUNCTION,
                 "Payload.$": "$",
             },
             "ResultSelector": {"Payload.$": "$.Payload"},
@@ -177,31 +178,35 @@ def aws() -> Iterator[None]:
 
 def _execute(invoker: RecordingInvoker, launcher: ThreadedLauncher) -> dict[str, Any]:
     with patched_moto(invoker, launcher):
-        boto3.client("iam", region_name=REGION).create_role(
-            RoleName="sfn", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17"})
-        )
-        lam = boto3.client("lambda", region_name=REGION)
-        lam.create_function(
-            FunctionName=FUNCTION,
-            Runtime="python3.12",
-            Role=ROLE,
-            Handler="handler.lambda_handler",
-            Code={"ZipFile": b"unused"},
-        )
-        sfn = boto3.client("stepfunctions", region_name=REGION)
-        arn = sfn.create_state_machine(
-            name="pipeline", definition=json.dumps(DEFINITION), roleArn=ROLE
-        )["stateMachineArn"]
-        execution = sfn.start_execution(
-            stateMachineArn=arn, name="run-1", input=json.dumps({"hyperparameters": {"a": "1"}})
-        )["executionArn"]
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            described = sfn.describe_execution(executionArn=execution)
-            if described["status"] != "RUNNING":
-                return dict(described)
-            time.sleep(0.1)
-        raise AssertionError("execution did not finish within 30 s")
+        return _start(invoker, {"hyperparameters": {"a": "1"}})
+
+
+def _start(invoker: RecordingInvoker, execution_input: dict[str, Any]) -> dict[str, Any]:
+    """Create the role, function and DEFINITION's state machine; run one execution to its end."""
+    boto3.client("iam", region_name=REGION).create_role(
+        RoleName="sfn", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17"})
+    )
+    boto3.client("lambda", region_name=REGION).create_function(
+        FunctionName=FUNCTION_NAME,
+        Runtime="python3.12",
+        Role=ROLE,
+        Handler="handler.lambda_handler",
+        Code={"ZipFile": b"unused"},
+    )
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    arn = sfn.create_state_machine(
+        name="pipeline", definition=json.dumps(DEFINITION), roleArn=ROLE
+    )["stateMachineArn"]
+    execution = sfn.start_execution(
+        stateMachineArn=arn, name="run-1", input=json.dumps(execution_input)
+    )["executionArn"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        described = sfn.describe_execution(executionArn=execution)
+        if described["status"] != "RUNNING":
+            return dict(described)
+        time.sleep(0.1)
+    raise AssertionError("execution did not finish within 30 s")
 
 
 def test_moto_version_is_the_pinned_one() -> None:
@@ -277,7 +282,7 @@ def test_definition_runs_lambda_and_sync_jobs_through_runners() -> None:
     assert described["status"] == "SUCCEEDED", described
     output = json.loads(described["output"])
     assert output["extract"]["Payload"]["rows"] == 3
-    assert invoker.calls[0][0] == FUNCTION
+    assert invoker.calls[0][0] == FUNCTION_NAME
     assert invoker.calls[0][1] == {"hyperparameters": {"a": "1"}}
     # the job ran asynchronously: InProgress when handed over, .sync waited for Completed
     assert launcher.statuses_at_start == ["InProgress"]
@@ -328,3 +333,48 @@ def test_failed_training_job_is_a_catchable_task_failure() -> None:
         e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e
     ]
     assert entered == ["Extract Data", "Train Model", "Failed"]
+
+
+MAP_DEFINITION: dict[str, Any] = {
+    "StartAt": "Write Predictions",
+    "States": {
+        "Write Predictions": {
+            "Type": "Map",
+            "ItemsPath": "$.items",
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "Write Object",
+                "States": {
+                    "Write Object": {
+                        "Type": "Task",
+                        "Resource": "arn:aws:states:::lambda:invoke",
+                        "Parameters": {"FunctionName": FUNCTION, "Payload.$": "$"},
+                        "End": True,
+                    }
+                },
+            },
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Failed"}],
+            "End": True,
+        },
+        "Failed": {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"},
+    },
+}
+
+
+@pytest.mark.usefixtures("aws")
+@pytest.mark.parametrize("fails", [False, True])
+def test_distributed_map_fails_when_an_item_fails(
+    monkeypatch: pytest.MonkeyPatch, fails: bool
+) -> None:
+    monkeypatch.setitem(DEFINITION, "StartAt", MAP_DEFINITION["StartAt"])
+    monkeypatch.setitem(DEFINITION, "States", MAP_DEFINITION["States"])
+    invoker = RecordingInvoker(raise_error=NoNewDataError() if fails else None)
+    with patched_moto(invoker, ThreadedLauncher()):
+        described = _start(invoker, {"items": [{"key": "a.out"}, {"key": "b.out"}]})
+    assert len(invoker.calls) == 2
+    if fails:  # moto alone reports SUCCEEDED with null results here
+        assert described["status"] == "FAILED"
+        assert described["error"] == "States.ExceedToleratedFailureThreshold"
+    else:
+        assert described["status"] == "SUCCEEDED"
+        assert [item["Payload"]["rows"] for item in json.loads(described["output"])] == [3, 3]

@@ -58,18 +58,17 @@ def runs(pipeline: LocalPipeline) -> dict[str, RunSummary]:
     return {model_type: pipeline.execute(_options(model_type)) for model_type in MODEL_TYPES}
 
 
-def _run_items(pipeline: LocalPipeline, summary: RunSummary) -> list[dict[str, Any]]:
-    run_name = summary.output["extract"]["run_name"] if summary.output else ""
-    return [
-        item
-        for item in pipeline.scan_items()
-        if item["prediction_key"]["S"].split("#")[0] == run_name
-    ]
+@pytest.fixture(scope="module")
+def items_by_run(pipeline: LocalPipeline, runs: dict[str, RunSummary]) -> dict[str, list[Any]]:
+    grouped: dict[str, list[Any]] = {}
+    for item in pipeline.scan_items():  # one scan (moto's is slow) shared by the family tests
+        grouped.setdefault(item["prediction_key"]["S"].split("#")[0], []).append(item)
+    return grouped
 
 
 @pytest.mark.parametrize("model_type", MODEL_TYPES)
 def test_pipeline_scores_every_row_into_one_item_each(
-    pipeline: LocalPipeline, runs: dict[str, RunSummary], model_type: str
+    runs: dict[str, RunSummary], items_by_run: dict[str, list[Any]], model_type: str
 ) -> None:
     summary = runs[model_type]
     assert summary.succeeded, summary.lines()
@@ -79,7 +78,7 @@ def test_pipeline_scores_every_row_into_one_item_each(
     )
     assert summary.output is not None
     assert summary.rows_scored == summary.output["extract"]["scoring_rows"] > 0
-    items = _run_items(pipeline, summary)
+    items = items_by_run.get(summary.output["extract"]["run_name"], [])
     assert len(items) == summary.rows_scored == summary.items_written
     keys = {(i["customer_id"]["S"], i["prediction_key"]["S"]) for i in items}
     assert len(keys) == len(items)

@@ -134,8 +134,7 @@ def evaluate_anomaly(
     started = time.perf_counter()
     model = PcaKmeansAnomaly(config).fit(train)
     fit_seconds = time.perf_counter() - started
-    assert model.inputs_ is not None
-    forest = IsolationForest(random_state=seed).fit(model.inputs_.features(train))
+    forest = IsolationForest(random_state=seed).fit(model.features(train))
     results: dict[str, Any] = {
         "task": "anomaly",
         "model_type": "pca_kmeans",
@@ -145,7 +144,7 @@ def evaluate_anomaly(
     }
     for labeled in (natural_test_set(test), injected_test_set(test, seed=seed)):
         scores = model.predict(labeled.lines)
-        forest_scores = -forest.score_samples(model.inputs_.features(labeled.lines))
+        forest_scores = -forest.score_samples(model.features(labeled.lines))
         results[labeled.mode] = {
             "n_test": len(labeled.lines),
             "pca_kmeans": anomaly_metrics(labeled.labels, scores["anomaly_score"].to_numpy()),

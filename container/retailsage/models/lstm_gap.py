@@ -76,7 +76,7 @@ class LSTMGapConfig:
     num_layers: int = 1
     window_length: int = 12
     learning_rate: float = 0.003
-    batch_size: int = 256
+    batch_size: int = 512
     dropout: float = 0.1
     loss: Literal["l1", "huber", "mse"] = "l1"
     log_target: bool = False
@@ -252,7 +252,8 @@ class LSTMGap:
 
     def _inputs(self, frame: pd.DataFrame) -> Any:
         """Build network inputs with the learned spec and covariate scaler."""
-        assert self.spec_ is not None
+        if self.spec_ is None:
+            raise NotFittedError("LSTMGap is not fitted; call fit() or load() first")
         return network_inputs(
             frame, self.spec_, self.config.window_length, self.scaling_["covariates"]
         )

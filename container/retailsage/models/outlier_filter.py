@@ -13,7 +13,6 @@ import logging
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import IsolationForest
 
 from retailsage.models.tabular import TabularSpec
 
@@ -70,6 +69,9 @@ def inlier_mask(
         customers = pd.Series(np.arange(len(train)))
     codes, _ = pd.factorize(customers)
     summary = customer_summary(matrix, y, customers)
+    # imported here: training-only, so serving an XGBoost model never pays for scikit-learn
+    from sklearn.ensemble import IsolationForest
+
     forest = IsolationForest(contamination=contamination, random_state=seed, n_jobs=1)
     outlier = forest.fit_predict(summary) == -1
     keep = ~outlier[codes]

@@ -191,6 +191,22 @@ class PcaKmeansAnomaly:
         model.inputs_ = AnomalyInputs.from_dict(manifest["feature_spec"])
         return model
 
+    def features(self, frame: pd.DataFrame) -> np.ndarray:
+        """Return the feature matrix the detector scores (for comparisons on equal inputs).
+
+        Args:
+            frame: rows in the fitted input mode.
+
+        Returns:
+            ``[n, n_features]`` float64.
+
+        Raises:
+            NotFittedError: before ``fit``/``load``.
+            BadInput: a missing column or a value of the wrong type.
+        """
+        inputs, _ = self._fitted()
+        return inputs.features(frame)
+
     @property
     def input_columns(self) -> tuple[str, ...]:
         """Raw columns ``predict`` needs (the transaction schema, or the table's columns)."""

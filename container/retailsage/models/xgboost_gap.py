@@ -63,10 +63,10 @@ class XGBoostGapConfig:
             counted back from the newest training order (0 disables).
     """
 
-    num_round: int = 300
+    num_round: int = 150
     eta: float = 0.05
     max_depth: int = 6
-    min_child_weight: float = 5.0
+    min_child_weight: float = 20.0
     subsample: float = 0.8
     colsample_bytree: float = 0.8
     early_stopping_rounds: int = 40
@@ -191,12 +191,31 @@ class XGBoostGap:
             NotFittedError: before ``fit``/``load``.
             BadInput: a missing or non-numeric column.
         """
-        spec, booster = self._fitted()
-        margin = booster.inplace_predict(spec.encode(frame))
+        spec, _ = self._fitted()
         return pd.DataFrame(
-            {GAP_OUTPUT_COLUMNS[0]: self._to_days(np.asarray(margin, dtype=np.float64))},
+            {GAP_OUTPUT_COLUMNS[0]: self.predict_matrix(spec.encode(frame))},
             index=frame.index,
         )
+
+    @property
+    def tabular_spec(self) -> TabularSpec:
+        """The learned input spec (columns, category codes); raises before ``fit``/``load``."""
+        spec, _ = self._fitted()
+        return spec
+
+    def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        """Predict days from an already encoded matrix (the serving fast path).
+
+        Args:
+            matrix: ``[n, len(tabular_spec.model_columns)]`` float32/float64, laid out as
+                :meth:`TabularSpec.encode` returns it (validation is the caller's job).
+
+        Returns:
+            Predicted days (>= 0) as float64, one per row.
+        """
+        _, booster = self._fitted()
+        margin = booster.inplace_predict(matrix)
+        return self._to_days(np.asarray(margin, dtype=np.float64))
 
     def explain(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Per-prediction feature contributions (SHAP values from ``pred_contribs``).

@@ -140,7 +140,7 @@ class LocalLambdaRunner:
                 result = self._handler(name)(json.loads(payload or b"{}"), context)
                 return LambdaOutcome(json.dumps(result).encode())
             except Exception as exc:  # every handler error becomes the Step Functions error
-                logger.info("Lambda %s raised %s: %s", name, type(exc).__name__, exc)
+                logger.debug("Lambda %s raised %s: %s", name, type(exc).__name__, exc)
                 if self._on_error is not None:
                     self._on_error(name, type(exc).__name__, str(exc))
                 return LambdaOutcome(_error_document(exc, context), type(exc).__name__)

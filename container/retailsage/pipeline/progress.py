@@ -95,14 +95,12 @@ class ProgressPrinter:
             seconds = (stamp - self._entered.get(name, stamp)).total_seconds()
             self.timings.append(StateTiming(name, seconds))
             self.line(f"<- {name} ({seconds:.1f} s)")
-        elif kind in ("TaskFailed", "LambdaFunctionFailed"):
+        elif kind in ("TaskFailed", "LambdaFunctionFailed", "MapRunFailed"):
             details: dict[str, Any] = next(
                 (v for k, v in event.items() if k.endswith("EventDetails")), {}
             )
             cause = readable_cause(details.get("cause"))
             self.line(f"   ! {details.get('error', 'error')}: {_short(cause)}")
-        elif kind in ("FailStateEntered", "ExecutionFailed"):
-            return
 
     def on_lambda_error(self, function: str, error_type: str, message: str) -> None:
         """Report a failed Lambda invocation (also those inside a Distributed Map).

@@ -17,8 +17,9 @@ from typing import Any
 from flask import Flask, Response, json, request
 
 from retailsage.core.errors import PayloadTooLarge
-from retailsage.serve.codecs import encode, request_type, response_type
+from retailsage.serve.codecs import CSV, encode, request_type, response_type
 from retailsage.serve.errors import register_error_handlers
+from retailsage.serve.fast_csv import FastCsvScorer
 from retailsage.serve.predictor import Predictor
 from retailsage.serve.scoring import score
 from retailsage.serve.settings import ServeSettings
@@ -112,6 +113,7 @@ def _add_routes(app: Flask, predictor: Predictor, settings: ServeSettings) -> No
         }
     )
     emit_errors = settings.batch and settings.bad_record == "emit"
+    fast_csv = FastCsvScorer.for_model(predictor.model, predictor.schema)
 
     @app.get("/ping")
     def ping() -> Response:
@@ -140,6 +142,10 @@ def _add_routes(app: Flask, predictor: Predictor, settings: ServeSettings) -> No
         explain = wants_explanation(
             request.headers.get(CUSTOM_ATTRIBUTES), request.args.get("explain")
         )
+        if fast_csv is not None and kind == CSV and accept == CSV and not explain:
+            fast = fast_csv.score(body)  # None: not for the fast path, decode in full below
+            if fast is not None:
+                return Response(fast, status=200, mimetype=CSV)
         out = score(body, kind, predictor, explain=explain, emit_errors=emit_errors)
         columns = (
             predictor.csv_columns(out) if accept == "text/csv" else predictor.output_columns(out)

@@ -1,0 +1,251 @@
+"""CSV in, CSV out without DataFrames: the real-time hot path for tabular matrix models.
+
+For a family that scores an encoded matrix (``tabular_spec`` + ``predict_matrix``, e.g. the
+XGBoost gap model), a ``text/csv`` request whose rows are exactly the model's inputs (optionally
+after a leading ``CustomerID``) is parsed straight into the model matrix and the predictions are
+written with one join: no typed request frame, no output frame, no ``to_csv``. Small bodies are
+split in Python, large ones parsed by the pandas C engine with the numeric dtype given up front.
+
+The fast path only ever *accepts* what the general path accepts, with the same values: anything
+it does not handle (quotes, carriage returns, other layouts, explanations, a field that does not
+parse, ragged lines) returns ``None`` and the general path decodes the body again, so every error
+is still the general path's 400 naming the line, row and column.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+
+from retailsage.core.errors import BadInput
+from retailsage.data.schema import CUSTOMER_ID
+from retailsage.models.tabular import TabularSpec
+from retailsage.serve.csv_decoder import SMALL_CSV_BYTES, unquoted_width
+from retailsage.serve.inputs import GAP_OUTPUT, InputSchema, column_kind
+
+
+@runtime_checkable
+class MatrixModel(Protocol):
+    """A family that predicts from the matrix its :class:`TabularSpec` encodes."""
+
+    @property
+    def tabular_spec(self) -> TabularSpec:
+        """The learned input spec."""
+        ...
+
+    def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        """Predict one value per row of an encoded matrix."""
+        ...
+
+
+@dataclass(frozen=True)
+class CategoryCodes:
+    """One categorical input: where it sits and its codes (1..k known, 0 unknown or missing).
+
+    Attributes:
+        position: its field position among the inputs.
+        column: its column in the model matrix.
+        sorted_values: the known values, sorted (for ``searchsorted``).
+        codes_of_sorted: the code of each sorted value.
+    """
+
+    position: int
+    column: int
+    sorted_values: np.ndarray
+    codes_of_sorted: np.ndarray
+
+    @classmethod
+    def of(cls, position: int, column: int, known: tuple[str, ...]) -> CategoryCodes:
+        """Index the known values of a categorical column (code = index in ``known`` + 1).
+
+        Args:
+            position: the field position among the inputs.
+            column: the model matrix column.
+            known: the values in code order, as :class:`TabularSpec` stores them.
+
+        Returns:
+            The lookup.
+        """
+        values = np.array(known, dtype=str)
+        order = np.argsort(values, kind="stable")
+        return cls(position, column, values[order], (order + 1).astype(np.float64))
+
+    def codes(self, text: np.ndarray, missing: np.ndarray) -> np.ndarray:
+        """Map values to codes, vectorised (the same codes as :meth:`TabularSpec.codes`).
+
+        Args:
+            text: the values as a numpy ``str`` array.
+            missing: True where the value is missing (code 0).
+
+        Returns:
+            The codes as float64.
+        """
+        if self.sorted_values.size == 0:
+            return np.zeros(text.shape[0], dtype=np.float64)
+        found = np.minimum(np.searchsorted(self.sorted_values, text), self.sorted_values.size - 1)
+        hit = (self.sorted_values[found] == text) & ~missing
+        return np.where(hit, self.codes_of_sorted[found], 0.0)
+
+
+@dataclass(frozen=True)
+class FastCsvScorer:
+    """Scores headerless CSV of a tabular model's inputs straight into CSV output.
+
+    Attributes:
+        model: the loaded family.
+        width: the number of model inputs (fields per row without an id).
+        id_width: ``width + 1`` when a leading ``CustomerID`` is accepted, else ``width``.
+        names: the input columns in CSV order.
+        numeric: positions (in the input fields) of every non-categorical input, excluded
+            ones included (they are still validated).
+        model_numeric: for each such position, its column in the model matrix (-1: excluded).
+        categorical: one :class:`CategoryCodes` per categorical input the model uses.
+        n_model_columns: the model matrix width.
+    """
+
+    model: MatrixModel
+    width: int
+    id_width: int
+    names: tuple[str, ...]
+    numeric: np.ndarray
+    model_numeric: np.ndarray
+    categorical: tuple[CategoryCodes, ...]
+    n_model_columns: int
+
+    @classmethod
+    def for_model(cls, model: object, schema: InputSchema) -> FastCsvScorer | None:
+        """Build the scorer when ``model`` supports the matrix path, else ``None``.
+
+        Args:
+            model: the loaded family instance.
+            schema: its request schema.
+
+        Returns:
+            The scorer, or None (the general path serves every request).
+        """
+        if not isinstance(model, MatrixModel) or not schema.is_gap:
+            return None
+        spec = model.tabular_spec
+        if tuple(schema.input_columns) != tuple(spec.columns):
+            return None
+        kinds_fit = all(
+            column_kind(name) == ("string" if name in spec.categories else "number")
+            for name in spec.columns
+        )
+        if not kinds_fit or tuple(model.output_columns) != (GAP_OUTPUT,):  # type: ignore[attr-defined]
+            return None
+        used = {name: j for j, name in enumerate(spec.model_columns)}
+        numeric = [i for i, name in enumerate(spec.columns) if name not in spec.categories]
+        width = len(spec.columns)
+        with_id = schema.layouts.get(width + 1) == (CUSTOMER_ID, *spec.columns)
+        return cls(
+            model=model,
+            width=width,
+            id_width=width + 1 if with_id else width,
+            names=tuple(spec.columns),
+            numeric=np.array(numeric, dtype=np.intp),
+            model_numeric=np.array([used.get(spec.columns[i], -1) for i in numeric], np.intp),
+            categorical=tuple(
+                CategoryCodes.of(i, used[name], spec.categories[name])
+                for i, name in enumerate(spec.columns)
+                if name in spec.categories and name in used
+            ),
+            n_model_columns=len(spec.model_columns),
+        )
+
+    def score(self, body: bytes) -> bytes | None:
+        """Score a CSV body, or return None to leave it to the general path.
+
+        Args:
+            body: the non-empty request body.
+
+        Returns:
+            One prediction per line (``repr`` of the float, as ``to_csv`` writes it) with a
+            trailing newline, or None.
+        """
+        if b'"' in body or b"\r" in body:
+            return None
+        parsed = self._parse_small(body) if len(body) < SMALL_CSV_BYTES else self._parse(body)
+        if parsed is None:
+            return None
+        days = self.model.predict_matrix(parsed)
+        if days.shape != (parsed.shape[0],) or np.isnan(days).any():
+            return None  # let the general path report or format it
+        return ("\n".join(map(repr, days.tolist())) + "\n").encode()
+
+    def _matrix(self, numbers: np.ndarray, codes: list[np.ndarray]) -> np.ndarray:
+        """Assemble the model matrix from the parsed numeric block and category codes."""
+        matrix = np.empty((numbers.shape[0], self.n_model_columns), dtype=np.float64)
+        keep = self.model_numeric >= 0
+        matrix[:, self.model_numeric[keep]] = numbers[:, keep]
+        for category, values in zip(self.categorical, codes, strict=True):
+            matrix[:, category.column] = values
+        return matrix
+
+    def _parse_small(self, body: bytes) -> np.ndarray | None:
+        """Split a small body in Python; numbers convert like the general path's block cast."""
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        lines = text.split("\n")
+        if lines[-1] == "":
+            lines.pop()
+        cells = np.array([line.split(",") for line in lines], dtype=object)
+        if cells.ndim != 2 or cells.shape[1] not in (self.width, self.id_width):
+            return None  # ragged, empty lines or another layout
+        if cells.shape[1] != self.width:
+            cells = cells[:, 1:]
+        block = cells[:, self.numeric]
+        block[block == ""] = "nan"
+        try:
+            numbers = block.astype(np.float64)
+        except (ValueError, TypeError):
+            return None
+        codes = [
+            category.codes(text := cells[:, category.position].astype(str), text == "")
+            for category in self.categorical
+        ]
+        return self._matrix(numbers, codes)
+
+    def _parse(self, body: bytes) -> np.ndarray | None:
+        """Parse a large body with the pandas C engine, numeric dtypes given up front."""
+        try:
+            width = unquoted_width(body)
+        except BadInput:
+            return None
+        if width not in (self.width, self.id_width):
+            return None
+        names = [*(["_id"] if width != self.width else []), *self.names]
+        numeric_names = [self.names[i] for i in self.numeric]
+        categorical_names = [self.names[category.position] for category in self.categorical]
+        try:
+            frame = pd.read_csv(
+                io.BytesIO(body),
+                header=None,
+                names=names,
+                usecols=[*numeric_names, *categorical_names],
+                dtype={
+                    **dict.fromkeys(numeric_names, np.float64),
+                    **dict.fromkeys(categorical_names, object),
+                },
+                engine="c",
+                keep_default_na=False,
+                na_values=[""],
+                skip_blank_lines=False,
+            )
+        except (ValueError, UnicodeDecodeError, pd.errors.ParserError):
+            return None
+        numbers = frame[numeric_names].to_numpy(dtype=np.float64)
+        codes = [
+            category.codes(
+                frame[name].to_numpy(dtype=object, na_value="").astype(str),
+                frame[name].isna().to_numpy(),
+            )
+            for name, category in zip(categorical_names, self.categorical, strict=True)
+        ]
+        return self._matrix(numbers, codes)

@@ -8,6 +8,7 @@ latencies. Only 127.0.0.1 is accepted as a target.
 from __future__ import annotations
 
 import http.client
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -30,6 +31,14 @@ class LoadResult:
         return (
             float(np.percentile(self.latencies_ms, q)) if self.latencies_ms.size else float("nan")
         )
+
+
+class NoDelayConnection(http.client.HTTPConnection):
+    """An ``HTTPConnection`` with TCP_NODELAY, so the client never adds a Nagle stall."""
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _one_request(
@@ -67,7 +76,7 @@ def run_load(
     errors = [0] * concurrency
 
     def worker(index: int) -> None:
-        connection = http.client.HTTPConnection(host, port, timeout=30)
+        connection = NoDelayConnection(host, port, timeout=30)
         latencies = per_thread[index]
         while True:
             sent = time.perf_counter()

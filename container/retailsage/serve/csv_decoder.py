@@ -47,7 +47,7 @@ def unquoted_width(body: bytes) -> int:
     per-line check names the first bad line.
 
     Args:
-        body: ``\n``-separated CSV bytes without quotes.
+        body: newline-separated CSV bytes without quotes.
 
     Returns:
         The common field count.

@@ -5,8 +5,9 @@
 * ``timeout`` = ``SAGEMAKER_MODEL_SERVER_TIMEOUT`` (default 60 s);
 * no preload: every worker loads its own model at boot (``retailsage.serve.wsgi``), so a
   broken model makes the worker fail to boot and the arbiter halt;
-* once bound, the master imports the model family's code (not the model) before forking, so workers
-  boot in milliseconds and share those pages copy-on-write;
+* once bound, the listeners get TCP_NODELAY and the master imports the model family's code
+  (not the model) before forking, so workers boot in milliseconds and share those pages
+  copy-on-write;
 * one OpenMP thread per worker, no access log (no per-request logging on the hot path), no
   control socket (several local servers must not fight over ``~/.gunicorn/gunicorn.ctl``).
 """
@@ -15,10 +16,10 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from retailsage.serve.preload import import_family_code
 from retailsage.serve.settings import ServeSettings
 
 if TYPE_CHECKING:
@@ -54,5 +55,15 @@ logging.basicConfig(
 
 
 def when_ready(server: Arbiter) -> None:
-    """After binding (connections queue from here on), import the family code, then fork."""
+    """After binding (connections queue from here on): TCP_NODELAY, family code, then fork.
+
+    Accepted sockets inherit TCP_NODELAY from their listener on Linux, so gunicorn's separate
+    header and body writes never wait ~40 ms for a delayed ACK (Nagle), whatever the response.
+    """
+    for listener in server.LISTENERS:
+        sock = listener.sock
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    from retailsage.serve.preload import import_family_code  # after bind: pandas, xgboost, ...
+
     import_family_code(_settings.model_dir)

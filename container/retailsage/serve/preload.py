@@ -8,13 +8,37 @@ load reports them properly (and its boot failure halts the server).
 
 from __future__ import annotations
 
+import importlib
 import logging
+import sys
 from pathlib import Path
 
 from retailsage.models.artifacts import read_manifest
 from retailsage.models.registry import get_family
 
 logger = logging.getLogger(__name__)
+
+SKLEARN_FREE_FAMILIES = frozenset({"xgboost"})
+"""Families whose serving path never touches scikit-learn (it is a training-only dependency)."""
+
+
+def import_xgboost_without_sklearn() -> None:
+    """Import xgboost with scikit-learn hidden, unless either is already imported.
+
+    ``xgboost.compat`` imports scikit-learn (and through it scipy) only to base its
+    ``XGBRegressor``-style wrappers on sklearn classes; serving calls ``Booster.inplace_predict``
+    and never uses them, and that import is about two thirds of a worker's start-up. A ``None``
+    entry in ``sys.modules`` makes ``import sklearn`` raise ImportError, which xgboost handles
+    (its no-sklearn fallback); the entry is removed afterwards, so a later ``import sklearn``
+    in this process works normally.
+    """
+    if "xgboost" in sys.modules or "sklearn" in sys.modules:
+        return
+    sys.modules["sklearn"] = None  # type: ignore[assignment]
+    try:
+        importlib.import_module("xgboost")
+    finally:
+        del sys.modules["sklearn"]
 
 
 def import_family_code(model_dir: Path) -> str | None:
@@ -28,6 +52,8 @@ def import_family_code(model_dir: Path) -> str | None:
     """
     try:
         family = str(read_manifest(model_dir)["family"])
+        if family in SKLEARN_FREE_FAMILIES:
+            import_xgboost_without_sklearn()
         get_family(family)
         import retailsage.serve.app  # noqa: F401 - Flask and the codecs, shared by workers
     except Exception as exc:

@@ -4,18 +4,18 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml container/requirements.txt | sha1sum | cut -c1-12)
 EXTRAS := train,serve,infra,local,dev
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20,22
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 20,22,24,26
 
-.PHONY: run test lint typecheck check venv test-image benchmark evaluate clean
+.PHONY: run test lint typecheck venv test-image clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml container/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
-	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	$(BIN)/python -m pip install --quiet -c container/requirements.txt -e ".[$(EXTRAS)]"
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 venv: $(STAMP)
@@ -40,9 +40,6 @@ typecheck: $(STAMP)
 ## Builds the image with podman/docker and runs the contract inside it (not in the default run).
 test-image: $(STAMP)
 	$(BIN)/python -m pytest -m image -p no:xdist tests/image
-
-benchmark: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) build cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -36,6 +36,7 @@ from retailsage.features.gap import GAP_FEATURE_COLUMNS, gap_training_rows  # no
 from retailsage.models.artifacts import load_model, save_model  # noqa: E402
 from retailsage.models.xgboost_gap import XGBoostGap, XGBoostGapConfig  # noqa: E402
 from retailsage.serve.codecs import decode_csv, encode_csv  # noqa: E402
+from retailsage.serve.fast_csv import FastCsvScorer  # noqa: E402
 from retailsage.serve.local_server import LOOPBACK, ServerProcess, free_port, ping  # noqa: E402
 from retailsage.serve.predictor import Predictor  # noqa: E402
 
@@ -66,6 +67,7 @@ def _limit_loop(args: tuple[str, bytes, float, str]) -> int:
     model = predictor.model
     spec, booster = model._fitted()  # type: ignore[attr-defined]
     names = list(predictor.schema.input_columns)
+    fast = FastCsvScorer.for_model(model, predictor.schema)
     rows = 0
     stop = time.perf_counter() + seconds
     while time.perf_counter() < stop:
@@ -82,9 +84,10 @@ def _limit_loop(args: tuple[str, bytes, float, str]) -> int:
         elif mode == "raw":  # pandas C engine + the family's encoding + inplace_predict
             frame = pd.read_csv(io.BytesIO(body), header=None, names=names)
             booster.inplace_predict(spec.encode(frame))
-        else:  # our own decode + predict + encode, no HTTP
+        elif fast is None or fast.score(body) is None:  # the app's general path, no HTTP
             out = predictor.predict(decode_csv(body, predictor.schema))
             encode_csv(out, predictor.csv_columns(out))
+        # else: the app's CSV fast path (FastCsvScorer) scored it, no HTTP
         rows += body.count(b"\n")
     return rows
 
@@ -198,6 +201,7 @@ def main() -> int:
     print(frame.to_string(index=False))
     best_ours = max(ours[f"1000-row c={c}"].rps * 1000 for c in CONCURRENCY)
     best_naive = max(naive[f"1000-row c={c}"].rps * 1000 for c in CONCURRENCY)
+    best_limit = max(limits[("1000-row", "raw")], limits[("1000-row", "ours")])
     summary = {
         "in-process limit rows/s (parse + inplace_predict), 1-row": round(limits[("1-row", "raw")]),
         "in-process limit rows/s (parse + inplace_predict), 1000-row": round(
@@ -211,7 +215,7 @@ def main() -> int:
         ),
         "server best 1000-row rows/s": round(best_ours),
         "naive best 1000-row rows/s": round(best_naive),
-        "1000-row throughput / in-process limit": round(best_ours / limits[("1000-row", "raw")], 3),
+        "1000-row throughput / in-process limit (best of both)": round(best_ours / best_limit, 3),
         "1000-row throughput / naive": round(best_ours / best_naive, 2),
         "1-row c=1 p99 ms": round(ours["1-row c=1"].percentile(99), 2),
         "1-row c=1 req/s vs naive": round(ours["1-row c=1"].rps / naive["1-row c=1"].rps, 2),

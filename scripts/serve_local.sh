@@ -26,15 +26,23 @@ model_dir="$(cd "${positional[0]}" && pwd)"
 port="${positional[1]:-8080}"
 
 if [[ -n "$image" ]]; then
-  engine="$(command -v podman || command -v docker || true)"
-  if [[ -z "$engine" ]]; then
-    echo "error: --image needs podman or docker on PATH" >&2
-    exit 1
-  fi
   passthrough=()
   while IFS= read -r name; do passthrough+=(-e "$name"); done < <(compgen -e | grep '^SAGEMAKER_' || true)
-  exec "$engine" run --rm -p "127.0.0.1:${port}:8080" -v "${model_dir}:/opt/ml/model:ro" \
-    "${passthrough[@]}" "$image" serve
+  if docker info >/dev/null 2>&1; then
+    exec docker run --rm -p "127.0.0.1:${port}:8080" -v "${model_dir}:/opt/ml/model:ro" \
+      "${passthrough[@]}" "$image" serve
+  elif podman info >/dev/null 2>&1; then
+    # podman without cgroup delegation (our machines): runc, explicit ulimits, host network
+    # bound to loopback only (see docs/image.md)
+    runtime=()
+    if command -v runc >/dev/null; then runtime=(--runtime runc); fi
+    exec podman "${runtime[@]}" run --rm --network host \
+      --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
+      -e SAGEMAKER_BIND_TO_ADDRESS=127.0.0.1 -e "SAGEMAKER_BIND_TO_PORT=${port}" \
+      -v "${model_dir}:/opt/ml/model:ro" "${passthrough[@]}" "$image" serve
+  fi
+  echo "error: --image needs a docker engine or podman that answers" >&2
+  exit 1
 fi
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

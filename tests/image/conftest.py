@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from .engine import DEBOOTSTRAP_BASE, DEFAULT_BASE, Engine, find_engine
+from retailsage.core.containers import DEBOOTSTRAP_BASE, DEFAULT_BASE, Engine, find_engine
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_TAG = "localhost/retailsage:test"

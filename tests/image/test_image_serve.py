@@ -15,8 +15,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from retailsage.core.containers import Engine
+
 from .conftest import FAMILY_HYPERPARAMETERS
-from .engine import Engine
 
 pytestmark = pytest.mark.image
 

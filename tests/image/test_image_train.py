@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from retailsage.core.containers import Engine
 from retailsage.models.artifacts import load_model
 
 from .conftest import FAMILY_HYPERPARAMETERS, RunTrain, build_tree
-from .engine import Engine
 
 pytestmark = pytest.mark.image
 

@@ -5,6 +5,7 @@ import tarfile
 
 import pytest
 
+from retailsage.core.containers import Engine
 from retailsage.core.errors import UserError
 from retailsage.train.local import build_training_tree, pack_model, training_command
 
@@ -67,14 +68,25 @@ def test_pack_model_refuses_an_empty_model_dir(tmp_path):
 def test_training_command_uses_the_checkout_or_an_image(tmp_path, monkeypatch):
     assert training_command(tmp_path)[-1] == "train"
     assert training_command(tmp_path)[0].endswith("entrypoint.sh")
-    monkeypatch.setattr(
-        "shutil.which", lambda name: f"/usr/bin/{name}" if name == "podman" else None
+    podman = Engine(
+        "podman",
+        global_flags=("--runtime", "runc"),
+        run_flags=("--ulimit", "nofile=1024:1024"),
+        host_network=True,
     )
+    monkeypatch.setattr("retailsage.train.local.find_engine", lambda: podman)
     command = training_command(tmp_path, "retailsage:dev", tmp_path / "ck")
-    assert command[:3] == ["podman", "run", "--rm"]
+    assert command[:5] == ["podman", "--runtime", "runc", "run", "--rm"]
+    assert "--ulimit" in command
     assert f"{tmp_path.resolve()}:/opt/ml" in command
     assert f"{(tmp_path / 'ck').resolve()}:/opt/ml/checkpoints" in command
     assert command[-2:] == ["retailsage:dev", "train"]
+
+
+def test_training_command_without_an_engine_is_a_user_error(tmp_path, monkeypatch):
+    monkeypatch.setattr("retailsage.train.local.find_engine", lambda: None)
+    with pytest.raises(UserError, match="needs a working docker engine or podman"):
+        training_command(tmp_path, "retailsage:dev")
 
 
 def test_train_local_cli_trains_and_packs(tmp_path, transactions_csv):

@@ -20,6 +20,7 @@ import tarfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from retailsage.core.containers import find_engine
 from retailsage.core.errors import UserError
 from retailsage.core.paths import BASE_DIR_ENV, SageMakerPaths
 
@@ -109,14 +110,6 @@ def pack_model(model_dir: Path, out_tar: Path) -> Path:
     return out_tar
 
 
-def _container_engine() -> str:
-    """Return ``podman`` or ``docker``, whichever is on PATH (podman first)."""
-    for engine in ("podman", "docker"):
-        if shutil.which(engine):
-            return engine
-    raise UserError("--image needs podman or docker on PATH; neither was found")
-
-
 def training_command(
     base: Path, image: str | None = None, checkpoint_dir: Path | None = None
 ) -> list[str]:
@@ -132,10 +125,14 @@ def training_command(
     """
     if image is None:
         return [str(ENTRYPOINT), "train"]
-    mounts = ["-v", f"{base.resolve()}:{CONTAINER_BASE}"]
+    engine = find_engine()
+    if engine is None:
+        raise UserError("--image needs a working docker engine or podman; neither answered")
+    mounts = {base: CONTAINER_BASE}
     if checkpoint_dir is not None:
-        mounts += ["-v", f"{checkpoint_dir.resolve()}:{CONTAINER_BASE}/checkpoints"]
-    return [_container_engine(), "run", "--rm", *mounts, image, "train"]
+        mounts[checkpoint_dir] = f"{CONTAINER_BASE}/checkpoints"
+    run = engine.run_args(image, "train", mounts=mounts)
+    return [engine.name, *engine.global_flags, run[0], "--rm", *run[1:]]
 
 
 def run_training(

@@ -1,4 +1,4 @@
-"""A thin driver for docker or podman: find a usable one, build, run and stop containers."""
+"""Container engines (docker or podman): find a usable one and the flags this host needs."""
 
 from __future__ import annotations
 

@@ -182,16 +182,33 @@ class _CsvDialect:
     names: list[str]
 
 
-def _sniff_csv(source: Path) -> _CsvDialect:
-    """Guess a CSV file's encoding (UTF-8, else Latin-1) and delimiter from its first MiB."""
+def read_head(source: Path, limit: int) -> bytes:
+    """Return up to ``limit`` leading bytes of a plain or gzipped file.
+
+    Args:
+        source: the file (``.gz`` is decompressed).
+        limit: the most bytes to return.
+
+    Returns:
+        The bytes, never blank.
+
+    Raises:
+        DataError: the file cannot be read, or holds nothing but whitespace.
+    """
     opener = gzip.open if source.name.lower().endswith(".gz") else open
     try:
         with opener(source, "rb") as handle:
-            head = handle.read(_SNIFF_BYTES)
+            head: bytes = handle.read(limit)
     except (OSError, EOFError) as exc:
         raise DataError(f"{source}: cannot read file: {exc}") from exc
     if not head.strip():
         raise DataError(f"{source}: the file is empty (no header, no rows)")
+    return head
+
+
+def _sniff_csv(source: Path) -> _CsvDialect:
+    """Guess a CSV file's encoding (UTF-8, else Latin-1) and delimiter from its first MiB."""
+    head = read_head(source, _SNIFF_BYTES)
     try:
         text = codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=False)
         encoding = "utf-8"

@@ -10,7 +10,6 @@ are read here and their columns are checked by the task that consumes them.
 from __future__ import annotations
 
 import csv
-import gzip
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ import pyarrow.parquet as pq
 
 from retailsage.core.errors import DataError
 from retailsage.data.schema import INVOICE_DATE, INVOICE_NO
-from retailsage.data.sources import COLUMN_ALIASES, discover_files, file_suffix
+from retailsage.data.sources import COLUMN_ALIASES, discover_files, file_suffix, read_head
 
 logger = logging.getLogger(__name__)
 
@@ -52,14 +51,7 @@ class ChannelData:
 
 def _first_line(path: Path) -> str:
     """Return the first line of a plain or gzipped text file (Latin-1 never fails to decode)."""
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    try:
-        with opener(path, "rb") as handle:
-            line = handle.readline(_MAX_HEADER_BYTES)
-    except (OSError, EOFError) as exc:
-        raise DataError(f"{path}: cannot read the file: {exc}") from exc
-    if not line.strip():
-        raise DataError(f"{path}: the file is empty (no header, no rows)")
+    line = read_head(path, _MAX_HEADER_BYTES).split(b"\n", 1)[0]
     # A UTF-8 byte-order mark decodes to these three Latin-1 characters.
     return line.decode("latin-1").strip().lstrip("\xef\xbb\xbf")
 

@@ -9,6 +9,7 @@ from tests.models.model_cases import make_transactions
 
 from retailsage.core.errors import DataError
 from retailsage.evaluation.anomaly_eval import (
+    INJECTION_KINDS,
     injected_test_set,
     natural_labels,
     natural_test_set,
@@ -80,3 +81,11 @@ def test_plots_write_png_files(tmp_path) -> None:
     anomaly = write_anomaly_plots(rng.normal(size=500), 1.5, tmp_path / "anomaly")
     for path in [*gap, *anomaly]:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_injected_errors_record_their_kind() -> None:
+    labeled = injected_test_set(make_transactions(400), rate=0.2, seed=3)
+    assert labeled.kind is not None
+    injected = labeled.labels.astype(bool)
+    np.testing.assert_array_equal(labeled.kind >= 0, injected)
+    assert set(labeled.kind[injected].tolist()) <= set(range(len(INJECTION_KINDS)))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 import subprocess
 import time
 import uuid
@@ -16,6 +15,7 @@ import pandas as pd
 import pytest
 
 from retailsage.core.containers import Engine
+from retailsage.serve.local_server import free_port
 
 from .conftest import FAMILY_HYPERPARAMETERS
 
@@ -27,13 +27,6 @@ SIGTERM_DEADLINE_S = 30  # SageMaker sends SIGKILL 30 s after SIGTERM on scale-i
 CSV, JSON, JSONLINES = "text/csv", "application/json", "application/jsonlines"
 AS_OF = "2011-11-01"
 N_REQUEST_ROWS = 5
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -43,6 +43,8 @@ class LabeledLines:
     lines: pd.DataFrame
     labels: np.ndarray
     mode: str
+    kind: np.ndarray | None = None
+    """Injected mode only: index into ``INJECTION_KINDS`` per line, -1 where not injected."""
 
 
 def natural_labels(lines: pd.DataFrame) -> np.ndarray:
@@ -102,7 +104,7 @@ def injected_test_set(test: pd.DataFrame, *, rate: float = 0.02, seed: int = 0) 
     clean[QUANTITY] = quantity
     clean[UNIT_PRICE] = price
     clean[INVOICE_DATE] = dates
-    return LabeledLines(clean, chosen.astype(np.int64), "injected")
+    return LabeledLines(clean, chosen.astype(np.int64), "injected", np.where(chosen, kind, -1))
 
 
 def evaluate_anomaly(

@@ -4,7 +4,8 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml container/requirements.txt | sha1sum | cut -c1-12)
+NATIVE := setup.py container/retailsage/models/_treewalk.c
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml container/requirements.txt $(NATIVE) | sha1sum | cut -c1-12)
 EXTRAS := train,serve,infra,local,dev
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20,22
@@ -12,7 +13,7 @@ export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 20,22,24,26
 
 .PHONY: run test lint typecheck venv test-image clean
 
-$(STAMP): pyproject.toml container/requirements.txt
+$(STAMP): pyproject.toml container/requirements.txt $(NATIVE)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
 	$(BIN)/python -m pip install --quiet -c container/requirements.txt -e ".[$(EXTRAS)]"
@@ -43,3 +44,4 @@ test-image: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build cdk.out .pytest_cache .mypy_cache .ruff_cache
+	find container -name '*.so' -delete

@@ -3,7 +3,12 @@
 XGBoost gap model (200 trees, depth 6) on gap feature rows, text/csv payloads of 1 and 1,000
 rows, closed-loop load at concurrency 1, 4 and 16 over loopback, all measured in one run:
 
-    .venv/bin/python benchmarks/serve_benchmark.py [--seconds 5] [--workers 2]
+    .venv/bin/python benchmarks/serve_benchmark.py [--seconds 5] [--workers 2] [--trees full]
+
+``--trees full`` (the default) trains with ``min_child_fraction=0`` so the 200 trees really grow
+to depth 6 (~58 splits each); ``--trees family`` keeps the family's default regularisation
+(leaves of >= 15 % of the rows: ~3 splits per tree), the shape the project's models have.
+The naive server predicts with XGBoost's own predictor (``RETAILSAGE_COMPILED_TREES=0``).
 
 Prints requests/s, rows/s, p50/p99 latency per point, peak RSS of the server process tree,
 time from spawn to the first /ping 200, and the ratios the goals are stated in.
@@ -34,6 +39,7 @@ from serve_helpers import synthetic_transactions  # noqa: E402
 
 from retailsage.features.gap import GAP_FEATURE_COLUMNS, gap_training_rows  # noqa: E402
 from retailsage.models.artifacts import load_model, save_model  # noqa: E402
+from retailsage.models.compiled_trees import SWITCH_ENV, CompiledTrees  # noqa: E402
 from retailsage.models.xgboost_gap import XGBoostGap, XGBoostGapConfig  # noqa: E402
 from retailsage.serve.codecs import decode_csv, encode_csv  # noqa: E402
 from retailsage.serve.fast_csv import FastCsvScorer  # noqa: E402
@@ -44,12 +50,17 @@ CONCURRENCY = (1, 4, 16)
 HEADERS = {"Content-Type": "text/csv", "Accept": "text/csv"}
 
 
-def build(tmp: Path) -> tuple[Path, bytes, bytes]:
+def build(tmp: Path, trees: str = "full") -> tuple[Path, bytes, bytes]:
     """Train the 200-tree depth-6 model; return its dir and the 1-row and 1,000-row payloads."""
     lines = synthetic_transactions(60_000, seed=1)
     rows = gap_training_rows(lines)
     config = XGBoostGapConfig(
-        num_round=200, max_depth=6, early_stopping_rounds=None, min_child_weight=1.0, nthread=2
+        num_round=200,
+        max_depth=6,
+        early_stopping_rounds=0,
+        min_child_weight=1.0,
+        min_child_fraction=0.0 if trees == "full" else XGBoostGapConfig.min_child_fraction,
+        nthread=2,
     )
     model = XGBoostGap(config).fit(rows)
     model_dir = tmp / "model"
@@ -58,6 +69,15 @@ def build(tmp: Path) -> tuple[Path, bytes, bytes]:
     thousand = sample.to_csv(header=False, index=False, lineterminator="\n").encode()
     one = thousand.split(b"\n")[0] + b"\n"
     return model_dir, one, thousand
+
+
+def tree_shape(booster: object) -> str:
+    """Mean splits per tree and the deepest leaf, from the booster's JSON dump."""
+    dump = json.loads(booster.save_raw("json"))  # type: ignore[attr-defined]
+    trees = dump["learner"]["gradient_booster"]["model"]["trees"]
+    splits = [sum(1 for left in t["left_children"] if left >= 0) for t in trees]
+    depth = max(CompiledTrees.from_dump(dump).depths) if trees else 0
+    return f"{np.mean(splits):.1f} splits per tree, deepest leaf at depth {depth}"
 
 
 def _limit_loop(args: tuple[str, bytes, float, str]) -> int:
@@ -120,7 +140,12 @@ def naive_server(
     model_dir: Path, workers: int, log: Path
 ) -> tuple[subprocess.Popen[bytes], int, float]:
     port = free_port()
-    env = {**os.environ, "NAIVE_MODEL_DIR": str(model_dir), "OMP_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        "NAIVE_MODEL_DIR": str(model_dir),
+        "OMP_NUM_THREADS": "1",
+        SWITCH_ENV: "0",  # the naive server predicts with xgboost itself, as the AWS sample
+    }
     started = time.perf_counter()
     process = subprocess.Popen(
         [
@@ -163,10 +188,13 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--trees", choices=("full", "family"), default="full")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        model_dir, one, thousand = build(Path(tmp))
-        trees = load_model(model_dir)._fitted()[1].num_boosted_rounds()  # type: ignore[attr-defined]
+        model_dir, one, thousand = build(Path(tmp), args.trees)
+        booster = load_model(model_dir)._fitted()[1]  # type: ignore[attr-defined]
+        trees = booster.num_boosted_rounds()
+        shape = tree_shape(booster)
         limits = {
             (payload, mode): in_process_limit(model_dir, body, args.seconds, args.workers, mode)
             for payload, body in (("1-row", one), ("1000-row", thousand))
@@ -194,7 +222,7 @@ def main() -> int:
     table += [row(f"naive {k}", v, 1000 if "1000" in k else 1) for k, v in naive.items()]
     frame = pd.DataFrame(table)
     print(
-        f"model: xgboost gap, {trees} trees, depth 6; workers={args.workers}; "
+        f"model: xgboost gap, {trees} trees, max_depth 6 ({shape}); workers={args.workers}; "
         f"{args.seconds:.0f} s per point after 1 s warm-up; 1 row = {len(one)} B, "
         f"1,000 rows = {len(thousand)} B"
     )

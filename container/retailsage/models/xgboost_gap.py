@@ -21,6 +21,7 @@ from retailsage.core.errors import ArtifactError, NotFittedError
 from retailsage.core.hyperparameters import check_range
 from retailsage.features.gap import TARGET
 from retailsage.models.base import TrainingHooks
+from retailsage.models.compiled_trees import CompiledTrees
 from retailsage.models.gap_common import (
     GAP_OUTPUT_COLUMNS,
     filtered_training_rows,
@@ -147,6 +148,7 @@ class XGBoostGap:
         self.config = config or XGBoostGapConfig()
         self.spec_: TabularSpec | None = None
         self.booster_: xgb.Booster | None = None
+        self._compiled: tuple[xgb.Booster, int, CompiledTrees | None] | None = None
 
     def fit(
         self,
@@ -230,8 +232,22 @@ class XGBoostGap:
             Predicted days (>= 0) as float64, one per row.
         """
         _, booster = self._fitted()
-        margin = booster.inplace_predict(matrix)
+        compiled = self.compiled_trees()
+        margin = compiled.predict(matrix) if compiled else booster.inplace_predict(matrix)
         return self._to_days(np.asarray(margin, dtype=np.float64))
+
+    def compiled_trees(self) -> CompiledTrees | None:
+        """The compiled predictor for the current booster (built once), or None for xgboost's.
+
+        Returns:
+            What :meth:`CompiledTrees.from_booster` gives for ``booster_``.
+        """
+        _, booster = self._fitted()
+        rounds = booster.num_boosted_rounds()  # a booster trained on in place grows
+        cached = self._compiled
+        if cached is None or cached[0] is not booster or cached[1] != rounds:
+            cached = self._compiled = (booster, rounds, CompiledTrees.from_booster(booster))
+        return cached[2]
 
     def explain(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Per-prediction feature contributions (SHAP values from ``pred_contribs``).
@@ -288,6 +304,7 @@ class XGBoostGap:
         booster.set_param({"nthread": 1})
         model.booster_ = booster
         model.spec_ = TabularSpec.from_dict(manifest["feature_spec"])
+        model.compiled_trees()  # at load, not on the first request
         return model
 
     @property

@@ -54,6 +54,26 @@ RUN /opt/venv/bin/python -m pip check \
 pyarrow.parquet, scipy, sklearn, torch, xgboost"
 
 # ---------------------------------------------------------------------------------------------
+# native: the compiled tree walker (retailsage.models._treewalk), built for the base image's
+# Python. Index mode compiles it here with the distribution's gcc; wheelhouse mode (no network)
+# takes the one scripts/build_image.sh compiled on the host into build/native/.
+FROM ${BASE_IMAGE} AS native-index
+# DL3008: gcc is a build tool of this throwaway stage, whatever Debian's current version is.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
+COPY scripts/build_native.sh container/retailsage/models/_treewalk.c /tmp/native/
+RUN sh /tmp/native/build_native.sh /tmp/native/_treewalk.c /opt/native
+
+FROM ${BASE_IMAGE} AS native-wheelhouse
+COPY build/native/ /opt/native/
+
+# DL3006 (untagged FROM) does not apply: native-${PIP_SOURCE} names a stage of this file.
+# hadolint ignore=DL3006
+FROM native-${PIP_SOURCE} AS native
+
+# ---------------------------------------------------------------------------------------------
 # runtime: the base image, the finished venv and the program; no pip, no wheels, no compilers.
 FROM ${BASE_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="retailsage" \
@@ -74,8 +94,11 @@ RUN groupadd --system --gid 10001 retailsage \
         --home-dir /home/retailsage --shell /usr/sbin/nologin retailsage
 COPY --from=deps /opt/venv /opt/venv
 COPY container/retailsage /opt/program/retailsage
+COPY --from=native /opt/native/ /opt/program/retailsage/models/
 # Bytecode compiled once here: at run time PYTHONDONTWRITEBYTECODE keeps the tree read-only.
-RUN python3 -m compileall -q /opt/program/retailsage
+# The import proves the compiled tree walker loads with this Python (else: xgboost's predictor).
+RUN python3 -m compileall -q /opt/program/retailsage \
+    && python3 -c "from retailsage.models import _treewalk"
 COPY --chmod=0755 container/train container/serve /opt/program/
 COPY --chmod=0755 entrypoint.sh /entrypoint.sh
 WORKDIR /opt/program

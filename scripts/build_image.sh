@@ -81,6 +81,9 @@ args=(--tag "$tag" --file "$repo/Dockerfile")
 # works out which stages `FROM deps-${PIP_SOURCE}` needs ("deps-index: image not known").
 if [[ "$wheelhouse" == 1 ]]; then
   make_wheelhouse
+  rm -rf "$repo/build/native"
+  sh "$repo/scripts/build_native.sh" "$repo/container/retailsage/models/_treewalk.c" \
+    "$repo/build/native" "${PYTHON:-$repo/.venv/bin/python}"
   args+=(--build-arg PIP_SOURCE=wheelhouse)
 else
   args+=(--build-arg PIP_SOURCE=index)

@@ -4,8 +4,8 @@ XGBoost's CPU predictor walks each tree with data-dependent branches and costs ~
 (tree, row) single-threaded, plus ~0.3 ms of fixed overhead per call. :class:`CompiledTrees`
 flattens a booster's trees once (from its own JSON dump: plain data, nothing executed) into
 arrays that the C extension ``retailsage.models._treewalk`` walks branch-free, a block of rows
-per tree: about 2.5x faster than ``Booster.inplace_predict`` on 1,000 rows of 200 depth-6 trees
-and microseconds for one row (benchmarks/tree_predictor.py has the figures).
+per tree: about 2x faster than ``Booster.inplace_predict`` on 1,000 rows of 200 depth-6 trees
+and ~25x for one row (benchmarks/tree_predictor.py; figures in docs/models.md).
 
 The result is the same float32 arithmetic XGBoost does (float32 features, go left iff
 ``x < split``, NaN follows the default direction, leaf values summed in tree order from the base

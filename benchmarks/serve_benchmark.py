@@ -5,6 +5,8 @@ rows, closed-loop load at concurrency 1, 4 and 16 over loopback, all measured in
 
     .venv/bin/python benchmarks/serve_benchmark.py [--seconds 5] [--workers 2] [--trees full]
 
+``--wrk`` generates the load with Debian's ``wrk`` instead of the Python threads (same points,
+same alternation), to check that the ratios do not come from the Python client's own CPU.
 ``--trees full`` (the default) trains with ``min_child_fraction=0`` so the 200 trees really grow
 to depth 6 (~58 splits each); ``--trees family`` keeps the family's default regularisation
 (leaves of >= 15 % of the rows: ~3 splits per tree), the shape the project's models have.
@@ -36,6 +38,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from loadgen import LoadResult, process_tree_pss_mb, process_tree_rss_mb, run_load  # noqa: E402
 from serve_helpers import synthetic_transactions  # noqa: E402
+from wrk_load import WrkResult, run_wrk  # noqa: E402
 
 from retailsage.features.gap import GAP_FEATURE_COLUMNS, gap_training_rows  # noqa: E402
 from retailsage.models.artifacts import load_model, save_model  # noqa: E402
@@ -123,14 +126,15 @@ def in_process_limit(
 
 
 def sweep(
-    ports: dict[str, int], one: bytes, thousand: bytes, seconds: float
-) -> dict[str, dict[str, LoadResult]]:
+    ports: dict[str, int], one: bytes, thousand: bytes, seconds: float, *, use_wrk: bool = False
+) -> dict[str, dict[str, LoadResult | WrkResult]]:
     """Every point on every server, servers alternating per point (a drifting load hits both)."""
-    results: dict[str, dict[str, LoadResult]] = {server: {} for server in ports}
+    results: dict[str, dict[str, LoadResult | WrkResult]] = {server: {} for server in ports}
+    load = run_wrk if use_wrk else run_load
     for name, body in (("1-row", one), ("1000-row", thousand)):
         for c in CONCURRENCY:
             for server, port in ports.items():
-                results[server][f"{name} c={c}"] = run_load(
+                results[server][f"{name} c={c}"] = load(
                     port, body, HEADERS, concurrency=c, seconds=seconds
                 )
     return results
@@ -173,7 +177,7 @@ def naive_server(
     return process, port, time.perf_counter() - started
 
 
-def row(name: str, result: LoadResult, rows_per_request: int) -> dict[str, float | str]:
+def row(name: str, result: LoadResult | WrkResult, rows_per_request: int) -> dict[str, float | str]:
     return {
         "point": name,
         "req/s": round(result.rps, 1),
@@ -189,6 +193,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--trees", choices=("full", "family"), default="full")
+    parser.add_argument("--wrk", action="store_true", help="load from wrk, not Python threads")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         model_dir, one, thousand = build(Path(tmp), args.trees)
@@ -207,7 +212,13 @@ def main() -> int:
             ours_start = server.startup_seconds
             process, port, naive_start = naive_server(model_dir, args.workers, naive_log)
             try:
-                both = sweep({"ours": server.port, "naive": port}, one, thousand, args.seconds)
+                both = sweep(
+                    {"ours": server.port, "naive": port},
+                    one,
+                    thousand,
+                    args.seconds,
+                    use_wrk=args.wrk,
+                )
                 ours, naive = both["ours"], both["naive"]
                 _, ours_peak = process_tree_rss_mb(server.process.pid)
                 ours_pss = process_tree_pss_mb(server.process.pid)
@@ -223,7 +234,8 @@ def main() -> int:
     frame = pd.DataFrame(table)
     print(
         f"model: xgboost gap, {trees} trees, max_depth 6 ({shape}); workers={args.workers}; "
-        f"{args.seconds:.0f} s per point after 1 s warm-up; 1 row = {len(one)} B, "
+        f"{args.seconds:.0f} s per point after 1 s warm-up; load from "
+        f"{'wrk' if args.wrk else 'Python threads'}; 1 row = {len(one)} B, "
         f"1,000 rows = {len(thousand)} B"
     )
     print(frame.to_string(index=False))

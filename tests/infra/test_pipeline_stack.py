@@ -167,3 +167,4 @@ def test_lambda_asset_ships_handlers_and_light_shared_code_only(tmp_path):
     assert not (staged / "retailsage" / "train").exists()
     assert not (staged / "retailsage" / "serve").exists()
     assert not list(staged.rglob("__pycache__"))
+    assert not [p for p in staged.rglob("*") if p.suffix in (".so", ".c")]  # pure Python only

@@ -21,7 +21,11 @@ RETAILSAGE_DIR = REPO_ROOT / "container" / "retailsage"
 RETAILSAGE_SUBPACKAGES: tuple[str, ...] = ("core", "data", "features", "models")
 """The ``retailsage`` subpackages the Lambdas may import (all pure Python)."""
 
-_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache")
+_IGNORE = shutil.ignore_patterns(
+    "__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache", "*.so", "*.c", "*.pyi"
+)
+"""Caches, and the XGBoost tree walker's C source and this host's build of it (the Lambdas never
+predict; a host-built extension would not match the Lambda runtime anyway)."""
 
 
 def stage_lambda_source(destination: Path) -> Path:

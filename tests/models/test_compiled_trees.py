@@ -184,3 +184,27 @@ def test_the_family_predicts_the_same_either_way(
     plain.spec_, plain.booster_ = model.spec_, model.booster_
     assert plain.compiled_trees() is None
     pd.testing.assert_frame_equal(plain.predict(features), compiled)
+
+
+def test_a_model_without_trees_predicts_its_base_margin() -> None:
+    dump = json.loads(train("reg:squarederror", rounds=2).save_raw("json"))
+    model = dump["learner"]["gradient_booster"]["model"]
+    model["trees"], model["tree_info"] = [], []
+    compiled = CompiledTrees.from_dump(dump)
+    assert compiled.n_trees == 0
+    out = compiled.predict(np.zeros((3, N_FEATURES)))
+    np.testing.assert_array_equal(out, np.full(3, compiled.base_margin, dtype=np.float32))
+
+
+@pytest.mark.parametrize("damage", ["cycle", "out of range", "bad feature"])
+def test_a_malformed_dump_is_declined_not_walked(damage: str) -> None:
+    dump = json.loads(train("reg:squarederror", rounds=2).save_raw("json"))
+    tree = dump["learner"]["gradient_booster"]["model"]["trees"][0]
+    if damage == "cycle":
+        tree["left_children"][tree["left_children"][0]] = 0
+    elif damage == "out of range":
+        tree["right_children"][0] = 10_000
+    else:
+        tree["split_indices"][0] = N_FEATURES
+    with pytest.raises(compiled_trees.Unsupported):
+        CompiledTrees.from_dump(dump)

@@ -83,7 +83,7 @@ class CompiledTrees:
 
         Returns:
             The compiled predictor, or None (use ``booster.inplace_predict``); the reason is
-            logged at INFO.
+            logged (INFO, or WARNING for a dump layout this module does not know).
         """
         if _treewalk is None:
             LOGGER.info("compiled trees unavailable (extension not built); using xgboost")
@@ -95,7 +95,9 @@ class CompiledTrees:
             return cls.from_dump(json.loads(booster.save_raw("json")))
         except Unsupported as exc:
             LOGGER.info("compiled trees not used: %s; using xgboost", exc)
-            return None
+        except (KeyError, TypeError, ValueError) as exc:  # a dump layout this code does not know
+            LOGGER.warning("compiled trees not used (unexpected model dump: %r); using xgboost", exc)
+        return None
 
     @classmethod
     def from_dump(cls, dump: dict[str, Any]) -> CompiledTrees:
@@ -127,15 +129,12 @@ class CompiledTrees:
             raise Unsupported("trees for several outputs")
         flat = [_flatten(tree, n_features) for tree in trees]
         sizes = np.array([len(nodes) for nodes, _, _ in flat], dtype=np.int64)
-        roots = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int32)
         if sizes.sum() >= np.iinfo(np.int32).max:
             raise Unsupported("too many nodes")
         return cls(
-            nodes=np.concatenate([nodes for nodes, _, _ in flat]) if flat else _nodes(0),
-            values=np.concatenate([v for _, v, _ in flat]).astype(np.float32)
-            if flat
-            else np.zeros(0, np.float32),
-            roots=roots,
+            nodes=np.concatenate([_nodes(0), *(nodes for nodes, _, _ in flat)]),
+            values=np.concatenate([np.zeros(0), *(v for _, v, _ in flat)]).astype(np.float32),
+            roots=(np.cumsum(sizes) - sizes).astype(np.int32),
             depths=np.array([depth for _, _, depth in flat], dtype=np.int32),
             base_margin=base,
             n_features=n_features,
@@ -179,7 +178,7 @@ def _flatten(tree: dict[str, Any], n_features: int) -> tuple[np.ndarray, np.ndar
     """Renumber one tree breadth-first (children adjacent) and return (nodes, values, depth).
 
     Raises:
-        Unsupported: categorical splits or vector leaves.
+        Unsupported: categorical splits, vector leaves, or a malformed tree.
     """
     if any(int(kind) != 0 for kind in tree.get("split_type", [])) or tree.get("categories"):
         raise Unsupported("categorical splits")
@@ -187,10 +186,14 @@ def _flatten(tree: dict[str, Any], n_features: int) -> tuple[np.ndarray, np.ndar
         raise Unsupported("vector leaves")
     left = np.asarray(tree["left_children"], dtype=np.int64)
     right = np.asarray(tree["right_children"], dtype=np.int64)
-    order, level = [0], [0]
+    order, level, seen = [0], [0], {0}
     for at, node in enumerate(order):  # grows while iterating: a breadth-first walk
         if left[node] != -1:
-            order += [int(left[node]), int(right[node])]
+            children = (int(left[node]), int(right[node]))
+            if any(c in seen or not 0 <= c < left.size for c in children):
+                raise Unsupported("a malformed tree (a child out of range or reached twice)")
+            seen.update(children)
+            order += children
             level += [level[at] + 1, level[at] + 1]
     walk = np.asarray(order, dtype=np.int64)
     position = np.full(left.size, -1, dtype=np.int64)

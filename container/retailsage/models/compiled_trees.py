@@ -96,7 +96,7 @@ class CompiledTrees:
         except Unsupported as exc:
             LOGGER.info("compiled trees not used: %s; using xgboost", exc)
         except (KeyError, TypeError, ValueError) as exc:  # a dump layout this code does not know
-            LOGGER.warning("compiled trees not used (unexpected model dump: %r); using xgboost", exc)
+            LOGGER.warning("compiled trees not used (unexpected dump: %r); using xgboost", exc)
         return None
 
     @classmethod

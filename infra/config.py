@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from infra.names import ResourceNames
+
 _ECR_URI = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
     r"(?P<repository>[a-z0-9][a-z0-9._/-]*)(?::(?P<tag>[\w.-]+)|@sha256:[0-9a-f]{64})$"
@@ -308,103 +310,3 @@ class AppConfig:
     def names(self) -> ResourceNames:
         """The physical names derived from the prefix, account and region."""
         return ResourceNames(self.prefix, self.account, self.region)
-
-
-@dataclass(frozen=True)
-class ResourceNames:
-    """Physical resource names; one place, so stacks, Lambdas and the local run agree.
-
-    Attributes:
-        prefix: the deployment prefix.
-        account: the AWS account id.
-        region: the AWS region.
-    """
-
-    prefix: str
-    account: str
-    region: str
-
-    @property
-    def data_bucket(self) -> str:
-        """Globally unique data bucket name."""
-        return f"{self.prefix}-data-{self.account}-{self.region}"
-
-    @property
-    def access_log_bucket(self) -> str:
-        """Bucket receiving the data bucket's server access logs."""
-        return f"{self.prefix}-access-logs-{self.account}-{self.region}"
-
-    @property
-    def predictions_table(self) -> str:
-        """DynamoDB predictions table."""
-        return f"{self.prefix}-predictions"
-
-    @property
-    def state_machine(self) -> str:
-        """The pipeline state machine."""
-        return f"{self.prefix}-pipeline"
-
-    @property
-    def extract_function(self) -> str:
-        """The extract Lambda."""
-        return f"{self.prefix}-extract"
-
-    @property
-    def write_function(self) -> str:
-        """The write-predictions Lambda."""
-        return f"{self.prefix}-write-predictions"
-
-    @property
-    def failure_topic(self) -> str:
-        """The SNS failure topic."""
-        return f"{self.prefix}-pipeline-failures"
-
-    @property
-    def schedule(self) -> str:
-        """The EventBridge Scheduler schedule."""
-        return f"{self.prefix}-nightly"
-
-    @property
-    def sagemaker_role(self) -> str:
-        """The SageMaker execution role of training and transform jobs."""
-        return f"{self.prefix}-sagemaker-execution"
-
-    @property
-    def endpoint(self) -> str:
-        """The real-time endpoint."""
-        return f"{self.prefix}-endpoint"
-
-    @property
-    def job_prefix(self) -> str:
-        """Prefix of training job, model and transform job names (the extract Lambda adds it)."""
-        return self.prefix
-
-
-EXAMPLE_ACCOUNT = "123456789012"
-EXAMPLE_REGION = "us-east-1"
-
-
-def example_config(*, with_endpoint: bool = True) -> AppConfig:
-    """Return the reference configuration (tests, the ASL snapshot, the local pipeline).
-
-    Args:
-        with_endpoint: include the real-time endpoint stack.
-
-    Returns:
-        A complete configuration for the placeholder account ``123456789012`` in us-east-1.
-    """
-    prefix = "retailsage-dev"
-    names = ResourceNames(prefix, EXAMPLE_ACCOUNT, EXAMPLE_REGION)
-    endpoint = EndpointConfig(
-        model_data_url=f"s3://{names.data_bucket}/models/{prefix}-example/output/model.tar.gz"
-    )
-    return AppConfig(
-        prefix=prefix,
-        account=EXAMPLE_ACCOUNT,
-        region=EXAMPLE_REGION,
-        image=ImageConfig(
-            f"{EXAMPLE_ACCOUNT}.dkr.ecr.{EXAMPLE_REGION}.amazonaws.com/retailsage:0.1.0"
-        ),
-        endpoint=endpoint if with_endpoint else None,
-        notification_emails=("ml-platform@example.com",),
-    )

@@ -3,7 +3,7 @@
 Usage: .venv/bin/python scripts/render_asl.py [--check]
 
 The snapshot is the state machine definition exactly as ``cdk deploy`` would deploy it for
-``infra.config.example_config()``, with CloudFormation tokens shown as ``${...}`` placeholders
+``infra.example.example_config()``, with CloudFormation tokens shown as ``${...}`` placeholders
 (logical-id hashes removed). ``--check`` exits 1 when the checked-in file is stale.
 """
 
@@ -19,7 +19,7 @@ SNAPSHOT = REPO_ROOT / "stepfunctions" / "pipeline.asl.json"
 
 
 def render() -> str:
-    from infra.config import example_config
+    from infra.example import example_config
     from infra.synth import PIPELINE_STACK, render_asl_snapshot, synth_app
 
     result = synth_app(example_config(with_endpoint=False), nag=False)

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from infra.config import AppConfig, example_config
+from infra.config import AppConfig
+from infra.example import example_config
 from infra.synth import (
     ENDPOINT_STACK,
     PIPELINE_STACK,

@@ -8,8 +8,8 @@ from infra.config import (
     ScheduleConfig,
     TrainingConfig,
     TransformConfig,
-    example_config,
 )
+from infra.example import example_config
 
 
 def test_image_uri_parts():

@@ -184,6 +184,8 @@ class ScheduleConfig:
         timezone: IANA time zone the cron expression is read in.
         enabled: create the schedule enabled or disabled.
         execution_input: the JSON input every scheduled execution starts with.
+        success_alarm_hours: alarm when no execution succeeded for this many hours (1..168;
+            26 = a nightly run plus slack); ``None``, or a disabled schedule, means no alarm.
     """
 
     expression: str = "cron(0 2 * * ? *)"
@@ -197,13 +199,16 @@ class ScheduleConfig:
             "source_prefix": "raw/online-retail/",
         }
     )
+    success_alarm_hours: int | None = 26
 
     def __post_init__(self) -> None:
-        """Reject expressions EventBridge Scheduler would not accept."""
+        """Reject expressions EventBridge Scheduler and alarm windows CloudWatch would not take."""
         if not re.match(r"^(cron|rate|at)\(.+\)$", self.expression):
             raise ValueError(
                 f"schedule expression {self.expression!r} is not cron(), rate() or at()"
             )
+        if self.success_alarm_hours is not None and not 1 <= self.success_alarm_hours <= 168:
+            raise ValueError("success_alarm_hours must be within 1..168 (or None)")
 
 
 @dataclass(frozen=True)
@@ -223,6 +228,7 @@ class EndpointConfig:
         startup_health_check_timeout_seconds: time the container has to answer ``/ping``.
         model_data_download_timeout_seconds: time to download and unpack the artifact.
         model_server_workers: gunicorn workers (``MODEL_SERVER_WORKERS``).
+        latency_alarm_p99_ms: p99 ``ModelLatency`` (ms) that alarms after 15 minutes.
     """
 
     model_data_url: str
@@ -236,15 +242,18 @@ class EndpointConfig:
     startup_health_check_timeout_seconds: int = 600
     model_data_download_timeout_seconds: int = 600
     model_server_workers: int = 2
+    latency_alarm_p99_ms: int = 1000
 
     def __post_init__(self) -> None:
-        """Validate the artifact URI and capacity bounds."""
+        """Validate the artifact URI, capacity bounds and alarm threshold."""
         if not re.match(r"^s3://[a-z0-9.-]{3,63}/.+\.tar\.gz$", self.model_data_url):
             raise ValueError(f"model_data_url {self.model_data_url!r} is not an s3://.../*.tar.gz")
         if not 1 <= self.min_capacity <= self.initial_instance_count <= self.max_capacity:
             raise ValueError("need 1 <= min_capacity <= initial_instance_count <= max_capacity")
         if not 60 <= self.startup_health_check_timeout_seconds <= 3600:
             raise ValueError("startup_health_check_timeout_seconds must be within 60..3600")
+        if self.latency_alarm_p99_ms < 1:
+            raise ValueError("latency_alarm_p99_ms must be at least 1")
 
 
 @dataclass(frozen=True)

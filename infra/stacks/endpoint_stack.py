@@ -7,10 +7,12 @@ from aws_cdk import aws_applicationautoscaling as autoscaling
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra.config import AppConfig, EndpointConfig
 from infra.nag import acknowledge
+from infra.stacks.constructs.alarms import endpoint_alarms
 from infra.stacks.constructs.sagemaker_role import (
     acknowledge_job_wildcards,
     image_pull_statements,
@@ -25,6 +27,7 @@ class EndpointStack(cdk.Stack):
 
     Attributes:
         endpoint: the endpoint (its name is ``config.names.endpoint``).
+        alarms: 5xx and p99-latency alarms, notifying the pipeline's failure topic (by name).
     """
 
     def __init__(
@@ -95,6 +98,19 @@ class EndpointStack(cdk.Stack):
             endpoint_config_name=endpoint_config.attr_endpoint_config_name,
         )
         self._autoscaling(config.names.endpoint, endpoint)
+        topic = sns.Topic.from_topic_arn(
+            self,
+            "FailureTopic",
+            f"arn:{cdk.Aws.PARTITION}:sns:{config.region}:{config.account}:"
+            f"{config.names.failure_topic}",
+        )
+        self.alarms = endpoint_alarms(
+            self,
+            endpoint_name=config.names.endpoint,
+            variant_name=VARIANT_NAME,
+            topic=topic,
+            latency_p99_ms=endpoint.latency_alarm_p99_ms,
+        )
         acknowledge(
             model,
             "AwsSolutions-SM1",

@@ -25,6 +25,7 @@ from lambdas.common import settings as env
 
 from infra.config import AppConfig
 from infra.nag import acknowledge
+from infra.stacks.constructs.alarms import allow_alarm_publishing, pipeline_alarms
 from infra.stacks.constructs.lambda_asset import stage_lambda_source
 from infra.stacks.constructs.pipeline_definition import PipelineDefinition
 from infra.stacks.constructs.pipeline_function import PipelineFunction, log_retention, logical_id
@@ -43,6 +44,7 @@ class PipelineStack(cdk.Stack):
         write_function: the write-predictions Lambda.
         sagemaker_role: the execution role of training and transform jobs.
         schedule: the EventBridge Scheduler schedule.
+        alarms: CloudWatch alarms on executions (notify ``failure_topic``).
     """
 
     def __init__(
@@ -104,6 +106,17 @@ class PipelineStack(cdk.Stack):
         )
         self.state_machine = self._state_machine(config, definition)
         self.schedule = self._schedule(config)
+        assert self.failure_topic.master_key is not None  # _failure_topic always encrypts
+        allow_alarm_publishing(self.failure_topic, self.failure_topic.master_key, config.account)
+        self.alarms = pipeline_alarms(
+            self,
+            prefix=config.prefix,
+            state_machine=self.state_machine,
+            topic=self.failure_topic,
+            success_alarm_hours=config.schedule.success_alarm_hours
+            if config.schedule.enabled
+            else None,
+        )
         self._acknowledge_wildcards(config)
         cdk.CfnOutput(self, "StateMachineArn", value=self.state_machine.state_machine_arn)
         cdk.CfnOutput(self, "FailureTopicArn", value=self.failure_topic.topic_arn)

@@ -59,9 +59,14 @@ pyarrow.parquet, scipy, sklearn, torch, xgboost"
 # takes the one scripts/build_image.sh compiled on the host into build/native/.
 FROM ${BASE_IMAGE} AS native-index
 # DL3008: gcc is a build tool of this throwaway stage, whatever Debian's current version is.
+# The official python images carry Python.h; a base with Debian's python3 needs python3-dev.
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && include="$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])')" \
+    && if [ ! -f "${include}/Python.h" ]; then \
+        apt-get install -y --no-install-recommends python3-dev; \
+    fi \
     && rm -rf /var/lib/apt/lists/*
 COPY scripts/build_native.sh container/retailsage/models/_treewalk.c /tmp/native/
 RUN sh /tmp/native/build_native.sh /tmp/native/_treewalk.c /opt/native

@@ -58,8 +58,8 @@ pyarrow.parquet, scipy, sklearn, torch, xgboost"
 # Python. Index mode compiles it here with the distribution's gcc; wheelhouse mode (no network)
 # takes the one scripts/build_image.sh compiled on the host into build/native/.
 FROM ${BASE_IMAGE} AS native-index
-# DL3008: gcc is a build tool of this throwaway stage, whatever Debian's current version is.
 # The official python images carry Python.h; a base with Debian's python3 needs python3-dev.
+# DL3008: gcc is a build tool of this throwaway stage, whatever Debian's current version is.
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends gcc libc6-dev \

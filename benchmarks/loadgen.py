@@ -56,6 +56,12 @@ def _one_request(
         return False
 
 
+def require_loopback(host: str) -> None:
+    """Refuse any target but 127.0.0.1 (benchmarks never leave the machine)."""
+    if host != "127.0.0.1":
+        raise ValueError("the load generator only targets 127.0.0.1")
+
+
 def run_load(
     port: int,
     body: bytes,
@@ -67,8 +73,7 @@ def run_load(
     host: str = "127.0.0.1",
 ) -> LoadResult:
     """POST ``body`` to ``/invocations`` from ``concurrency`` threads for ``seconds``."""
-    if host != "127.0.0.1":
-        raise ValueError("the load generator only targets 127.0.0.1")
+    require_loopback(host)
     start = time.perf_counter()
     measure_from = start + warmup_s
     stop_at = measure_from + seconds

@@ -76,11 +76,9 @@ def build(tmp: Path, trees: str = "full") -> tuple[Path, bytes, bytes]:
 
 def tree_shape(booster: object) -> str:
     """Mean splits per tree and the deepest leaf, from the booster's JSON dump."""
-    dump = json.loads(booster.save_raw("json"))  # type: ignore[attr-defined]
-    trees = dump["learner"]["gradient_booster"]["model"]["trees"]
-    splits = [sum(1 for left in t["left_children"] if left >= 0) for t in trees]
-    depth = max(CompiledTrees.from_dump(dump).depths) if trees else 0
-    return f"{np.mean(splits):.1f} splits per tree, deepest leaf at depth {depth}"
+    compiled = CompiledTrees.from_dump(json.loads(booster.save_raw("json")))  # type: ignore[attr-defined]
+    depth = int(compiled.depths.max()) if compiled.n_trees else 0
+    return f"{compiled.splits_per_tree:.1f} splits per tree, deepest leaf at depth {depth}"
 
 
 def _limit_loop(args: tuple[str, bytes, float, str]) -> int:

@@ -68,7 +68,6 @@ def main() -> int:
         compiled = model.compiled_trees()
         assert compiled is not None, "the _treewalk extension is not built (pip install -e .)"
         matrix = spec.encode(rows.sample(10_000, replace=True, random_state=0))
-        splits = (compiled.nodes.size - compiled.n_trees) / 2 / compiled.n_trees
         for n in (1, 100, 1_000, 10_000):
             x = np.ascontiguousarray(matrix[:n])
             same = np.array_equal(booster.inplace_predict(x), compiled.predict(x))
@@ -76,7 +75,7 @@ def main() -> int:
             ours_ms = cpu_ms(partial(compiled.predict, x), args.repeats)
             table.append(
                 {
-                    "model": f"{label} ({splits:.1f} splits/tree)",
+                    "model": f"{label} ({compiled.splits_per_tree:.1f} splits/tree)",
                     "rows": n,
                     "xgboost ms": round(xgb_ms, 4),
                     "compiled ms": round(ours_ms, 4),

@@ -13,6 +13,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from loadgen import require_loopback
+
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 _SCRIPT = """wrk.method = "POST"
 {headers}
@@ -52,8 +54,7 @@ def run_wrk(
     host: str = "127.0.0.1",
 ) -> WrkResult:
     """POST ``body`` to ``/invocations`` over ``concurrency`` wrk connections for ``seconds``."""
-    if host != "127.0.0.1":
-        raise ValueError("the load generator only targets 127.0.0.1")
+    require_loopback(host)
     wrk = shutil.which("wrk")
     if wrk is None:
         raise RuntimeError("wrk is not installed (Debian: apt-get install wrk)")

@@ -208,3 +208,12 @@ def test_a_malformed_dump_is_declined_not_walked(damage: str) -> None:
         tree["split_indices"][0] = N_FEATURES
     with pytest.raises(compiled_trees.Unsupported):
         CompiledTrees.from_dump(dump)
+
+
+def test_splits_per_tree_counts_internal_nodes() -> None:
+    booster = train("reg:squarederror", rounds=5, depth=3)
+    compiled = CompiledTrees.from_booster(booster)
+    assert compiled is not None
+    trees = json.loads(booster.save_raw("json"))["learner"]["gradient_booster"]["model"]["trees"]
+    splits = [sum(1 for left in t["left_children"] if left >= 0) for t in trees]
+    assert compiled.splits_per_tree == pytest.approx(sum(splits) / len(splits))

@@ -145,6 +145,11 @@ class CompiledTrees:
         """Number of trees."""
         return int(self.roots.size)
 
+    @property
+    def splits_per_tree(self) -> float:
+        """Mean internal nodes per tree (a binary tree has one leaf more than it has splits)."""
+        return (self.nodes.size - self.n_trees) / 2 / self.n_trees if self.n_trees else 0.0
+
     def predict(self, matrix: np.ndarray) -> np.ndarray:
         """Predict margins exactly as ``Booster.inplace_predict`` would.
 

@@ -6,7 +6,7 @@ after a leading ``CustomerID``) is parsed straight into the model matrix and the
 written with one join: no typed request frame, no output frame, no ``to_csv``. Small bodies are
 split in Python; large ones are parsed by pyarrow's CSV reader (single-threaded, reader options
 built once, columns read in model-matrix order, the categorical column dictionary-encoded) and
-turned into the model matrix by one ``RecordBatch.to_tensor`` call: about 2.3 ms per 1,000 rows
+turned into the model matrix by one ``Table.to_tensor`` call: about 2.3 ms per 1,000 rows
 of 28 fields in all, against ~3.4 ms for ``pandas.read_csv`` alone plus ~3.8 ms for the family's
 DataFrame encoding.
 

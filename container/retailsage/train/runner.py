@@ -23,6 +23,7 @@ from retailsage.train.channels import ChannelData, inspect_channel
 from retailsage.train.config import ResolvedConfig, resolve_config
 from retailsage.train.environment import TrainingEnvironment, read_environment
 from retailsage.train.failure import exit_code_for, write_failure
+from retailsage.train.gate import gate_metrics
 from retailsage.train.metrics import MetricWriter
 from retailsage.train.reports import json_metrics, write_metrics, write_report
 from retailsage.train.signals import StopFlag
@@ -133,6 +134,7 @@ def run_job(environment: TrainingEnvironment, stop: StopFlag, writer: MetricWrit
     paths: SageMakerPaths = environment.paths
     manifest = save_model(model, paths.model_dir)
     evaluation = task.evaluate(model, data, paths.output_data_dir, manifest)
+    evaluation.metrics.update(gate_metrics(evaluation.metrics))
     writer.write_all(evaluation.metrics)
     write_metrics(paths.output_data_dir, evaluation.metrics)
     timings = {"prepare": prepared - started, "fit": fitted - prepared}

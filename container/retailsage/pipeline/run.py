@@ -22,7 +22,7 @@ from retailsage.core.errors import UserError
 from retailsage.pipeline import s3io
 from retailsage.pipeline.asl import LocalAccount
 from retailsage.pipeline.deployment import REPO_ROOT, Deployment, synthesize
-from retailsage.pipeline.export import ExportResult, export_run, marker_complete
+from retailsage.pipeline.export import ExportResult, export_run, is_run_item, marker_complete
 from retailsage.pipeline.faults import FaultPlan
 from retailsage.pipeline.lambda_runner import LocalLambdaRunner
 from retailsage.pipeline.local_aws import LocalResources, ResourceFactory, moto_session
@@ -281,14 +281,10 @@ class LocalPipeline:
             )
             .get("Item")
         )
-        items = (
-            item
-            for item in stored_items(
-                self.account.account_id, self.account.region, self.table_name, run_name
-            )
-            if item[PARTITION_KEY].get("S") != RUN_MARKER_PARTITION
-            and (item[SORT_KEY]["S"] == run_name or item[SORT_KEY]["S"].startswith(run_name + "#"))
+        stored = stored_items(
+            self.account.account_id, self.account.region, self.table_name, run_name
         )
+        items = (item for item in stored if is_run_item(item, run_name))
         return export_run(
             items,
             run_id=run_id,

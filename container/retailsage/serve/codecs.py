@@ -7,8 +7,6 @@ CSV parsing lives in :mod:`retailsage.serve.csv_decoder`.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from collections.abc import Callable, Mapping
@@ -310,14 +308,17 @@ def encode_csv(frame: pd.DataFrame, columns: tuple[str, ...]) -> bytes:
     if len(failed) == 0:
         return text.encode()
     lines = text.split("\n")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="")
+    messages = frame["message"].to_numpy(dtype=object)
     for row in failed:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow(["ERROR", frame["message"].iat[row]])
-        lines[row] = buffer.getvalue()
+        lines[row] = f"ERROR,{_csv_field(str(messages[row]))}"
     return "\n".join(lines).encode()
+
+
+def _csv_field(text: str) -> str:
+    """Quote one CSV field the way ``csv.writer`` does (minimal quoting)."""
+    if any(c in text for c in (",", '"', "\n", "\r")):
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
 
 def _csv_scalar(value: Any) -> str:

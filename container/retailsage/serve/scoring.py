@@ -7,7 +7,9 @@ lines is decoded and predicted in one pass, so one bad line in a 6 MiB batch cos
 extra passes over the payload plus ~2 log2(lines) small ones, instead of one model call per
 line. Every good line gets its prediction and every bad line an error record in its place, so
 output line *i* always belongs to input line *i* (Batch Transform ``AssembleWith=Line`` and
-``JoinSource=Input`` keep working).
+``JoinSource=Input`` keep working). CSV lines with a field count no layout accepts are flagged
+from their comma count first, so a payload in the wrong layout costs one pass, not one decode
+per line.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from retailsage.core.errors import BadInput
-from retailsage.serve.codecs import DECODERS, JSON
+from retailsage.serve.codecs import CSV, DECODERS, JSON
+from retailsage.serve.inputs import InputSchema
 from retailsage.serve.predictor import Predictor
 
 LINE_BY_LINE = 4
@@ -75,6 +78,9 @@ def score_lines(
 ) -> pd.DataFrame:
     """Score records by bisection, with an error row for each bad line.
 
+    CSV lines that cannot fit any layout (blank, or a field count the model does not accept)
+    are rejected up front from their comma count, without a decode each; the rest are bisected.
+
     Args:
         lines: the records, one per input line.
         kind: ``text/csv`` or ``application/jsonlines``.
@@ -86,25 +92,52 @@ def score_lines(
         An object-dtype frame of ``len(lines)`` rows: the outputs of good lines, and for bad
         ones ``error`` (the error name) and ``message`` (naming the line), nulls elsewhere.
     """
-    pieces: dict[int, pd.DataFrame] = {}
-    errors: dict[int, str] = {}
-    pending = [(0, len(lines))]
-    if whole_failed and len(lines) > 1:
-        pending = _halves(0, len(lines))
-    elif whole_failed:
-        pending = []
-        _score_one(lines, 0, kind, predictor, explain, pieces, errors)
+    errors = _misshapen_csv_lines(lines, predictor.schema) if kind == CSV else {}
+    candidates = [index for index in range(len(lines)) if index not in errors]
+    pieces: list[tuple[list[int], pd.DataFrame]] = []
+    pending = [(0, len(candidates))] if candidates else []
+    if whole_failed and not errors and len(candidates) > LINE_BY_LINE:
+        pending = _halves(0, len(candidates))  # the whole payload was just tried
     while pending:
         start, stop = pending.pop()
+        rows = candidates[start:stop]
         if stop - start <= LINE_BY_LINE:
-            for index in range(start, stop):
+            for index in rows:
                 _score_one(lines, index, kind, predictor, explain, pieces, errors)
             continue
         try:
-            pieces[start] = _predict(lines[start:stop], kind, predictor, explain)
+            pieces.append((rows, _predict([lines[i] for i in rows], kind, predictor, explain)))
         except BadInput:
             pending.extend(_halves(start, stop))
     return _assemble(pieces, errors, len(lines))
+
+
+def _misshapen_csv_lines(lines: list[bytes], schema: InputSchema) -> dict[int, str]:
+    """Errors of CSV lines whose field count no layout accepts (unquoted lines only).
+
+    The messages are the decoder's own for that line alone (``line 1 has 3 fields; ...``).
+    """
+    errors: dict[int, str] = {}
+    messages: dict[int, str] = {}
+    for index, line in enumerate(lines):
+        if b'"' in line or b"\r" in line:
+            continue  # quoted fields and stray carriage returns: left to the decoder
+        width = line.count(b",") + 1 if line else 0
+        if width in schema.layouts:
+            continue
+        if width not in messages:
+            messages[width] = "line 1 is empty" if width == 0 else _layout_error(schema, width)
+        errors[index] = f"line {index + 1}: {messages[width]}"
+    return errors
+
+
+def _layout_error(schema: InputSchema, width: int) -> str:
+    """The decoder's message for a one-line body of ``width`` fields."""
+    try:
+        schema.layout_for(width, "line 1")
+    except BadInput as exc:
+        return exc.message
+    raise AssertionError(f"width {width} has a layout")  # pragma: no cover (callers check)
 
 
 def _halves(start: int, stop: int) -> list[tuple[int, int]]:
@@ -125,29 +158,29 @@ def _score_one(
     kind: str,
     predictor: Predictor,
     explain: bool,
-    pieces: dict[int, pd.DataFrame],
+    pieces: list[tuple[list[int], pd.DataFrame]],
     errors: dict[int, str],
 ) -> None:
     """Score line ``index`` alone into ``pieces``, or record its error."""
     try:
-        pieces[index] = _predict(lines[index : index + 1], kind, predictor, explain)
+        pieces.append(([index], _predict(lines[index : index + 1], kind, predictor, explain)))
     except BadInput as exc:
         errors[index] = f"line {index + 1}: {exc.message}"
 
 
 def _assemble(
-    pieces: dict[int, pd.DataFrame], errors: dict[int, str], n_lines: int
+    pieces: list[tuple[list[int], pd.DataFrame]], errors: dict[int, str], n_lines: int
 ) -> pd.DataFrame:
     """Put predicted stretches and error rows back in input order (object dtype, no casts)."""
-    columns = list(dict.fromkeys(c for piece in pieces.values() for c in piece.columns))
+    columns = list(dict.fromkeys(c for _, piece in pieces for c in piece.columns))
     names = [*columns, "error", "message"]
     cells = np.full((n_lines, len(names)), None, dtype=object)
-    for start, piece in pieces.items():
+    for rows, piece in pieces:
         where = [names.index(c) for c in piece.columns]
-        cells[start : start + len(piece), where] = piece.astype(object).to_numpy()
+        cells[np.ix_(rows, where)] = piece.astype(object).to_numpy()
     if errors:
-        rows = np.fromiter(errors, dtype=np.intp, count=len(errors))
-        cells[rows, len(columns)] = BadInput.error
-        cells[rows, len(columns) + 1] = list(errors.values())
+        failed = np.fromiter(errors, dtype=np.intp, count=len(errors))
+        cells[failed, len(columns)] = BadInput.error
+        cells[failed, len(columns) + 1] = list(errors.values())
     result = pd.DataFrame(cells, columns=names)
     return result.where(result.notna(), None)

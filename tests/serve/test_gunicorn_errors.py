@@ -104,7 +104,11 @@ def test_a_malformed_request_line_is_answered_by_gunicorn_in_json(
 
 @pytest.fixture(scope="module")
 def slow_server(xgb_model_dir: Path) -> Iterator[ServerProcess]:
-    """One worker, a 1 s timeout, batch "emit" mode (an all-bad payload takes seconds)."""
+    """One worker, a 1 s timeout, batch "emit" mode.
+
+    A payload whose every line has an accepted width but a bad value takes seconds there: each
+    line ends up decoded on its own.
+    """
     env = {
         "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
         "SAGEMAKER_MODEL_SERVER_TIMEOUT": "1",
@@ -119,7 +123,10 @@ def test_a_worker_timeout_is_a_json_504_and_the_server_recovers(slow_server: Ser
     connection = http.client.HTTPConnection(LOOPBACK, slow_server.port, timeout=60)
     try:
         connection.request(
-            "POST", "/invocations", body=b"x\n" * 400_000, headers={"Content-Type": "text/csv"}
+            "POST",
+            "/invocations",
+            body=(b"a," * 29 + b"a\n") * 90_000,
+            headers={"Content-Type": "text/csv"},
         )
         response = connection.getresponse()
         status, content_type, body = (

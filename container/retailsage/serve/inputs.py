@@ -273,6 +273,9 @@ def _to_date(values: np.ndarray, column: str) -> pd.Series:
             f"row {nested + 1}, column {column!r}: {_shown(values[nested])} is not a valid date"
         )
     series = pd.Series(values, dtype=object)
+    if pd.api.types.infer_dtype(series, skipna=True) not in ("string", "empty"):
+        # JSON numbers/booleans are read as text (20111201 -> 2011-12-01), never as epochs
+        series = series.where(series.isna(), series.astype(str))
     try:
         parsed = pd.to_datetime(series, format=ISO_FORMAT)
     except (ValueError, TypeError, OverflowError):

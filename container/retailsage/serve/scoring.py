@@ -1,18 +1,21 @@
 """Score a request body, optionally isolating bad records so line alignment survives.
 
 With ``SAGEMAKER_BATCH=true`` and ``RETAILSAGE_BAD_RECORD=emit``, a CSV or JSON Lines payload
-that contains bad lines is scored by bisection: the whole payload is tried first; when it is
-rejected, each half is tried on its own, and so on down to single lines. A good stretch of
-lines is decoded and predicted in one pass, so one bad line in a 6 MiB batch costs about two
-extra passes over the payload plus ~2 log2(lines) small ones, instead of one model call per
-line. Every good line gets its prediction and every bad line an error record in its place, so
-output line *i* always belongs to input line *i* (Batch Transform ``AssembleWith=Line`` and
-``JoinSource=Input`` keep working). CSV lines with a field count no layout accepts are flagged
+that contains bad lines is split until each stretch scores: the whole payload is tried first;
+when it is rejected, the lines before the row its error names are tried together, that line
+alone, and the rest in halves (plain halves when the error names no row), down to single
+lines. A good stretch of lines is decoded and predicted in one pass, so one bad line in a
+6 MiB batch costs a few extra passes instead of one model call per line. Every good line gets
+its prediction and every bad line an error record in its place, so output line *i* always
+belongs to input line *i* (Batch Transform ``AssembleWith=Line`` and ``JoinSource=Input``
+keep working). CSV lines with a field count no layout accepts are flagged
 from their comma count first, so a payload in the wrong layout costs one pass, not one decode
 per line.
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pandas as pd
@@ -24,6 +27,7 @@ from retailsage.serve.predictor import Predictor
 
 LINE_BY_LINE = 4
 """Stretches of at most this many lines are scored one line at a time (no more halving)."""
+_ROW_HINT = re.compile(r"(?:row|line|record) (\d+)\b")
 
 
 def split_lines(body: bytes) -> list[bytes]:
@@ -62,10 +66,11 @@ def score(
     """
     try:
         return predictor.predict(DECODERS[kind](body, predictor.schema), explain=explain)
-    except BadInput:
+    except BadInput as exc:
         if not emit_errors or kind == JSON:
             raise
-    return score_lines(split_lines(body), kind, predictor, explain=explain, whole_failed=True)
+        hint = _row_hint(exc.message)
+    return score_lines(split_lines(body), kind, predictor, explain=explain, whole_failed=hint)
 
 
 def score_lines(
@@ -74,7 +79,7 @@ def score_lines(
     predictor: Predictor,
     *,
     explain: bool,
-    whole_failed: bool = False,
+    whole_failed: bool | int | None = False,
 ) -> pd.DataFrame:
     """Score records by bisection, with an error row for each bad line.
 
@@ -86,7 +91,8 @@ def score_lines(
         kind: ``text/csv`` or ``application/jsonlines``.
         predictor: the loaded model.
         explain: add per-feature contributions.
-        whole_failed: the caller already tried all ``lines`` together and they failed.
+        whole_failed: ``False``, or the caller already tried all ``lines`` together and they
+            failed: ``True``/``None``, or the 1-based line the error named.
 
     Returns:
         An object-dtype frame of ``len(lines)`` rows: the outputs of good lines, and for bad
@@ -96,8 +102,9 @@ def score_lines(
     candidates = [index for index in range(len(lines)) if index not in errors]
     pieces: list[tuple[list[int], pd.DataFrame]] = []
     pending = [(0, len(candidates))] if candidates else []
-    if whole_failed and not errors and len(candidates) > LINE_BY_LINE:
-        pending = _halves(0, len(candidates))  # the whole payload was just tried
+    if whole_failed is not False and not errors and len(candidates) > LINE_BY_LINE:
+        hint = whole_failed if isinstance(whole_failed, int) and whole_failed is not True else None
+        pending = _split(0, len(candidates), hint)  # the whole payload was just tried
     while pending:
         start, stop = pending.pop()
         rows = candidates[start:stop]
@@ -107,8 +114,8 @@ def score_lines(
             continue
         try:
             pieces.append((rows, _predict([lines[i] for i in rows], kind, predictor, explain)))
-        except BadInput:
-            pending.extend(_halves(start, stop))
+        except BadInput as exc:
+            pending.extend(_split(start, stop, _row_hint(exc.message)))
     return _assemble(pieces, errors, len(lines))
 
 
@@ -138,6 +145,27 @@ def _layout_error(schema: InputSchema, width: int) -> str:
     except BadInput as exc:
         return exc.message
     raise AssertionError(f"width {width} has a layout")  # pragma: no cover (callers check)
+
+
+def _row_hint(message: str) -> int | None:
+    """The 1-based row/line a decoder error names first (``row 7, column ...``), if any."""
+    match = _ROW_HINT.match(message)
+    return int(match.group(1)) if match else None
+
+
+def _split(start: int, stop: int, hint: int | None) -> list[tuple[int, int]]:
+    """Split a failed stretch: around the line its error names, else in halves.
+
+    With a hint, the lines before it (often all good: the decoder names the first bad row of
+    a column) are tried together, the named line alone, and the rest in halves. Every stretch
+    is still scored for real, so a wrong hint only costs an extra pass.
+    """
+    if hint is None or not 1 <= hint <= stop - start:
+        return _halves(start, stop)
+    bad = start + hint - 1
+    parts = _halves(bad + 1, stop) if stop - bad - 1 > LINE_BY_LINE else [(bad + 1, stop)]
+    parts = [(a, b) for a, b in parts if b > a]
+    return [*parts, (bad, bad + 1), *([(start, bad)] if bad > start else [])]
 
 
 def _halves(start: int, stop: int) -> list[tuple[int, int]]:

@@ -227,7 +227,7 @@ def _python_values(column: pd.Series) -> list[Any]:
     which ``json`` cannot encode; non-finite floats become None too.
     """
     if column.dtype.kind == "f":
-        column = column.where(np.isfinite(column.to_numpy()))
+        column = column.where(np.isfinite(column.to_numpy(dtype=np.float64, na_value=np.nan)))
     values = column.astype(object).where(column.notna(), None).tolist()
     if column.dtype != object:
         return values

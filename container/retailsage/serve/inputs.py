@@ -188,8 +188,19 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 80 else f"{text[:77]}..."
 
 
+_SCALAR_KINDS = frozenset(
+    {"string", "empty", "integer", "floating", "mixed-integer-float", "boolean", "decimal"}
+)
+
+
 def _nested_row(values: np.ndarray) -> int | None:
-    """The first row holding a JSON list or object, or None (the error path and strings)."""
+    """The first row holding a JSON list or object, or None.
+
+    ``infer_dtype`` (one C pass) clears the usual all-scalar columns; only a column it calls
+    mixed is looked at value by value.
+    """
+    if values.dtype != object or pd.api.types.infer_dtype(values, skipna=True) in _SCALAR_KINDS:
+        return None
     for row, value in enumerate(values):
         if isinstance(value, list | dict):
             return row

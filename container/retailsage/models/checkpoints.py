@@ -4,14 +4,27 @@ SageMaker syncs ``/opt/ml/checkpoints`` to S3 while training runs, so a half-wri
 be uploaded. Every checkpoint is therefore written to a temporary name ending
 ``.sagemaker-ignore`` (which the sync skips) and moved into place with :func:`os.replace`.
 Checkpoint names carry a zero-padded step so lexical order equals step order.
+
+Every checkpoint also carries the job's fingerprint (data + hyperparameters, see
+:mod:`retailsage.train.fingerprint`). :func:`resume_checkpoint` resumes the newest checkpoint only
+when its fingerprint matches; otherwise it logs a warning and moves the family's checkpoints
+into ``superseded/`` (kept, never deleted) so the new job starts from scratch and its own
+checkpoints are not pruned in favour of the stale ones.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+LOGGER = logging.getLogger(__name__)
+T = TypeVar("T")
+SUPERSEDED_DIR = "superseded"
 
 TEMP_SUFFIX = ".sagemaker-ignore"
 KEEP_LAST = 3
@@ -89,3 +102,66 @@ def prune_checkpoints(directory: Path, prefix: str, suffix: str, keep: int = KEE
     """
     for _, path in list_checkpoints(directory, prefix, suffix)[:-keep]:
         path.unlink(missing_ok=True)
+
+
+def set_aside(directory: Path, prefix: str, suffix: str, label: str) -> Path:
+    """Move every checkpoint of one family into ``<directory>/superseded/<time>-<label>/``.
+
+    Args:
+        directory: the checkpoint directory.
+        prefix: the family's file prefix.
+        suffix: the file extension including the dot.
+        label: names the moved set (e.g. the start of its fingerprint).
+
+    Returns:
+        The folder the checkpoints were moved to.
+    """
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    target = directory / SUPERSEDED_DIR / f"{prefix}-{stamp}-{label}"
+    target.mkdir(parents=True, exist_ok=True)
+    for _, path in list_checkpoints(directory, prefix, suffix):
+        os.replace(path, target / path.name)
+    return target
+
+
+def resume_checkpoint(
+    directory: Path | None,
+    prefix: str,
+    suffix: str,
+    fingerprint: str | None,
+    load: Callable[[Path], tuple[str | None, T]],
+    notes: list[str],
+) -> tuple[int, T] | None:
+    """Load the newest checkpoint of a family if it was written for this data and config.
+
+    Args:
+        directory: the checkpoint directory (``None`` or absent: nothing to resume).
+        prefix: the family's file prefix.
+        suffix: the file extension including the dot.
+        fingerprint: this job's fingerprint; ``None`` resumes whatever is newest.
+        load: reads one checkpoint, returning ``(its fingerprint or None, loaded object)``.
+        notes: receives one line saying what was resumed or why checkpoints were ignored.
+
+    Returns:
+        ``(step, loaded object)``, or ``None`` when there is nothing (matching) to resume.
+    """
+    newest = newest_checkpoint(directory, prefix, suffix)
+    if newest is None or directory is None:
+        return None
+    step, path = newest
+    found, loaded = load(path)
+    if fingerprint is not None and found != fingerprint:
+        aside = set_aside(directory, prefix, suffix, (found or "unknown")[:12])
+        message = (
+            f"ignoring the {prefix} checkpoints in {directory} (newest: step {step}): they were "
+            f"written for different data or hyperparameters (checkpoint fingerprint "
+            f"{(found or 'none')[:12]}, this job {fingerprint[:12]}); moved to {aside}, "
+            "training starts from scratch"
+        )
+        LOGGER.warning(message)
+        notes.append(message)
+        return None
+    message = f"resuming {prefix} from checkpoint {path.name} (step {step})"
+    LOGGER.info(message)
+    notes.append(message)
+    return step, loaded

@@ -72,3 +72,30 @@ def test_to_hyperparameters_round_trips():
     assert all(isinstance(v, str) for v in raw.values())
     assert raw["log_target"] == "true"
     assert parse_hyperparameters(DemoConfig, raw) == config
+
+
+@pytest.mark.parametrize("text", ["nan", "NaN", "inf", "-inf", "Infinity", '"nan"', "1e400"])
+def test_non_finite_floats_are_rejected_when_parsed(text):
+    with pytest.raises(HyperparameterError, match=r"'eta'.*finite number"):
+        parse_hyperparameters(DemoConfig, {"eta": text})
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_check_range_rejects_non_finite_values_even_without_an_upper_bound(value):
+    with pytest.raises(HyperparameterError, match=r"'min_child_weight'.*not a finite number"):
+        check_range("min_child_weight", value, low=0.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("[bad", "'hidden': '[bad' is not a valid JSON list"),
+        ('["a", ["b"]]', "must be a flat list"),
+        ("[null]", "must be a flat list"),
+        ("[" * 5000, "is not a valid JSON list"),
+    ],
+)
+def test_malformed_list_values_name_the_hyperparameter(text, needle):
+    with pytest.raises(HyperparameterError) as info:
+        parse_hyperparameters(DemoConfig, {"hidden": text})
+    assert needle in str(info.value)

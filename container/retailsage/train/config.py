@@ -126,14 +126,15 @@ def check_device(family_config: Any, is_available: Callable[[], bool] = cuda_ava
 def resolve_config(
     raw: Mapping[str, str],
     family_lookup: Callable[[str], type[ModelFamily]] = get_family,
-    has_cuda: Callable[[], bool] = cuda_available,
+    has_cuda: Callable[[], bool] | None = None,
 ) -> ResolvedConfig:
     """Split SageMaker's hyperparameter map into the job config and the family config.
 
     Args:
         raw: the string -> string map from ``hyperparameters.json`` (values may be JSON-encoded).
         family_lookup: maps ``model_type`` to a family class (the registry by default).
-        has_cuda: reports whether CUDA is usable (checked for ``device=cuda``).
+        has_cuda: reports whether CUDA is usable (checked for ``device=cuda``);
+            :func:`cuda_available` when omitted.
 
     Returns:
         The parsed, range-checked configs and the family class.
@@ -163,5 +164,5 @@ def resolve_config(
         )
     family_raw = {k: v for k, v in raw.items() if k not in JOB_KEYS}
     family_config = parse_hyperparameters(family_cls.config_cls, family_raw)
-    check_device(family_config, has_cuda)
+    check_device(family_config, has_cuda or cuda_available)
     return ResolvedConfig(job=job, family_cls=family_cls, family_config=family_config)

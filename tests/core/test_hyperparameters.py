@@ -99,3 +99,19 @@ def test_malformed_list_values_name_the_hyperparameter(text, needle):
     with pytest.raises(HyperparameterError) as info:
         parse_hyperparameters(DemoConfig, {"hidden": text})
     assert needle in str(info.value)
+
+
+@pytest.mark.parametrize("text", ["1e30", "9" * 400, "-9223372036854775809", "inf", "nan"])
+def test_integers_outside_the_64_bit_range_are_rejected(text):
+    with pytest.raises(HyperparameterError, match="64-bit range"):
+        parse_hyperparameters(DemoConfig, {"n_clusters": text})
+
+
+def test_integers_at_the_64_bit_edges_are_exact():
+    @dataclass(frozen=True)
+    class Wide:
+        value: int = 0
+
+    assert parse_hyperparameters(Wide, {"value": "9223372036854775807"}).value == 2**63 - 1
+    assert parse_hyperparameters(Wide, {"value": "-9223372036854775808"}).value == -(2**63)
+    assert parse_hyperparameters(Wide, {"value": "1e3"}).value == 1000

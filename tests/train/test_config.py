@@ -121,6 +121,11 @@ def test_resolve_uses_the_real_registry_for_model_type():
         ({"model_type": "pca_kmeans", "contamination": "nan"}, "'contamination'"),
         ({"model_type": "xgboost", "exclude_columns": "[bad"}, "'exclude_columns': '[bad'"),
         ({"model_type": "lstm", "exclude_columns": '[{"a": 1}]'}, "must be a flat list"),
+        ({"model_type": "lstm", "seed": "-1"}, "'seed': -1 is out of range"),
+        ({"model_type": "pca_kmeans", "seed": str(2**32)}, "'seed': 4294967296 is out of range"),
+        ({"model_type": "xgboost", "seed": "1e30"}, "64-bit range"),
+        ({"model_type": "xgboost", "eval_cutoff": "2300-01-01"}, "outside the supported dates"),
+        ({"model_type": "xgboost", "eval_cutoff": "NaT"}, "'eval_cutoff'"),
     ],
 )
 def test_real_families_reject_non_finite_and_malformed_values(raw, needle):

@@ -21,6 +21,8 @@ from retailsage.core.errors import HyperparameterError
 T = TypeVar("T")
 
 IGNORED_PREFIXES = ("_", "sagemaker_")
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+"""Integers outside the signed 64-bit range are no valid value of any consumer (numpy, XGBoost)."""
 
 
 def _unquote(raw: str) -> str:
@@ -89,10 +91,16 @@ def _coerce_scalar(name: str, text: str, annotation: Any) -> Any:
                 raise ValueError(text)
             return lowered == "true"
         if annotation is int:
-            as_float = float(text)
-            if not as_float.is_integer():
+            if text.lstrip("+-").isdigit():
+                whole = int(text)
+            else:
+                as_float = float(text)
+                if not as_float.is_integer():
+                    raise ValueError(text)
+                whole = int(as_float)
+            if not INT64_MIN <= whole <= INT64_MAX:
                 raise ValueError(text)
-            return int(as_float)
+            return whole
         if annotation is float:
             value = float(text)
             if not math.isfinite(value):
@@ -104,6 +112,7 @@ def _coerce_scalar(name: str, text: str, annotation: Any) -> Any:
             f"hyperparameter {name!r}: {text!r} is not a valid {kind}"
             + (" (use 'true' or 'false')" if annotation is bool else "")
             + (" (a finite number is required)" if annotation is float else "")
+            + (" (a whole number within the 64-bit range is required)" if annotation is int else "")
         ) from exc
     return text
 

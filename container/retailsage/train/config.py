@@ -20,6 +20,8 @@ from retailsage.models.base import ModelFamily
 from retailsage.models.registry import MODEL_TYPES, get_family
 
 EvalProtocol = Literal["p1", "p2cap"]
+SEED_MAX = 2**32 - 1
+"""Largest ``seed`` every family's libraries accept (scikit-learn's ``random_state`` bound)."""
 
 
 @dataclass(frozen=True)
@@ -58,12 +60,17 @@ class JobConfig:
         check_range("checkpoint_every", self.checkpoint_every, low=1, high=100_000)
         if self.eval_cutoff is not None:
             try:
-                pd.Timestamp(self.eval_cutoff)
+                cutoff = pd.Timestamp(self.eval_cutoff)
             except (ValueError, TypeError) as exc:
                 raise HyperparameterError(
                     f"hyperparameter 'eval_cutoff': {self.eval_cutoff!r} is not a date; "
                     "use YYYY-MM-DD"
                 ) from exc
+            if cutoff is pd.NaT or not pd.Timestamp.min <= cutoff <= pd.Timestamp.max:
+                raise HyperparameterError(
+                    f"hyperparameter 'eval_cutoff': {self.eval_cutoff!r} is outside the "
+                    f"supported dates {pd.Timestamp.min.date()} .. {pd.Timestamp.max.date()}"
+                )
 
     @property
     def cutoff(self) -> pd.Timestamp | None:
@@ -142,7 +149,8 @@ def resolve_config(
     Raises:
         HyperparameterError: ``model_type`` missing or unknown, an unknown key (the message
             lists the job keys and the family's keys), a wrong type, an out-of-range or
-            non-finite value, or ``device=cuda`` without a CUDA device.
+            non-finite value, a ``seed`` outside [0, 2**32 - 1], or ``device=cuda`` without a
+            CUDA device.
     """
     if "model_type" not in raw:
         raise HyperparameterError(
@@ -164,5 +172,6 @@ def resolve_config(
         )
     family_raw = {k: v for k, v in raw.items() if k not in JOB_KEYS}
     family_config = parse_hyperparameters(family_cls.config_cls, family_raw)
+    check_range("seed", getattr(family_config, "seed", None), low=0, high=SEED_MAX)
     check_device(family_config, has_cuda or cuda_available)
     return ResolvedConfig(job=job, family_cls=family_cls, family_config=family_config)

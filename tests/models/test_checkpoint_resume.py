@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -112,7 +113,7 @@ def test_xgboost_ignores_checkpoints_of_another_fingerprint(tmp_path, gap_rows, 
     assert fresh.steps == list(range(1, 7)), "the new job must train every round itself"
     assert model.booster_.num_boosted_rounds() == 6
     assert "different data or hyperparameters" in caplog.text
-    assert fresh.hooks.notes and fresh.hooks.notes[0].startswith("ignoring the xgboost")
+    assert fresh.hooks.notes and fresh.hooks.notes[0].startswith("ignoring 3 xgboost checkpoint(s)")
     assert set(xgb_fingerprints(directory)) == {"new-data"}
     superseded = list((directory / SUPERSEDED_DIR).rglob("xgboost-*.ubj"))
     assert superseded, "the old checkpoints were deleted instead of set aside"
@@ -147,10 +148,34 @@ def test_lstm_ignores_checkpoints_of_another_fingerprint(tmp_path, gap_rows, cap
     with caplog.at_level(logging.WARNING, logger="retailsage.models.checkpoints"):
         LSTMGap(config).fit(train, validation, hooks=fresh.hooks)
     assert fresh.steps == [1, 2]
-    assert "ignoring the lstm checkpoints" in caplog.text
+    assert "ignoring 2 lstm checkpoint(s)" in caplog.text
     assert list((directory / SUPERSEDED_DIR).rglob("lstm-*.pt"))
 
     same = Recorder(directory, "new")
     LSTMGap(config).fit(train, validation, hooks=same.hooks)
     assert same.steps == []
     assert same.hooks.notes[0].startswith("resuming lstm from checkpoint lstm-00000002.pt")
+
+
+def test_newer_stale_checkpoints_do_not_hide_this_jobs_own(tmp_path, gap_rows):
+    # e.g. an S3 checkpoint prefix that still holds another job's higher-numbered files
+    train, validation = split(gap_rows)
+    mine, other = tmp_path / "mine", tmp_path / "other"
+    short = XGBoostGapConfig(num_round=3, early_stopping_rounds=0, nthread=1)
+    XGBoostGap(short).fit(train, validation, hooks=Recorder(mine, "mine").hooks)
+    longer = XGBoostGapConfig(num_round=6, early_stopping_rounds=0, nthread=1)
+    XGBoostGap(longer).fit(train, validation, hooks=Recorder(other, "other").hooks)
+    for path in other.glob("xgboost-*.ubj"):
+        shutil.copy(path, mine / path.name)
+    assert [s for s, _ in list_checkpoints(mine, "xgboost", ".ubj")] == [1, 2, 3, 4, 5, 6]
+
+    resumed = Recorder(mine, "mine")
+    five = XGBoostGapConfig(num_round=5, early_stopping_rounds=0, nthread=1)
+    model = XGBoostGap(five).fit(train, validation, hooks=resumed.hooks)
+    assert resumed.steps == [4, 5]
+    assert model.booster_.num_boosted_rounds() == 5
+    assert resumed.hooks.notes[0].startswith("ignoring 3 xgboost checkpoint(s)")
+    assert (
+        resumed.hooks.notes[1] == "resuming xgboost from checkpoint xgboost-00000003.ubj (step 3)"
+    )
+    assert set(xgb_fingerprints(mine)) == {"mine"}

@@ -148,7 +148,7 @@ def test_train_local_twice_with_other_data_retrains_and_says_why(
     assert "WARNING" in second.err
     assert "written for different data or hyperparameters" in second.err
     report = json.loads((base / "output/data/report.json").read_text())
-    assert report["checkpoints"]["notes"][0].startswith("ignoring the xgboost checkpoints")
+    assert report["checkpoints"]["notes"][0].startswith("ignoring 2 xgboost checkpoint(s)")
 
     # the same data and hyperparameters again: the finished job's checkpoint is resumed
     assert train_local([*args, "--data", str(smaller)]) == 0

@@ -7,9 +7,9 @@ Checkpoint names carry a zero-padded step so lexical order equals step order.
 
 Every checkpoint also carries the job's fingerprint (data + hyperparameters, see
 :mod:`retailsage.train.fingerprint`). :func:`resume_checkpoint` resumes the newest checkpoint only
-when its fingerprint matches; otherwise it logs a warning and moves the family's checkpoints
-into ``superseded/`` (kept, never deleted) so the new job starts from scratch and its own
-checkpoints are not pruned in favour of the stale ones.
+carrying the job's fingerprint; newer checkpoints with another fingerprint are logged as a
+warning and moved into ``superseded/`` (kept, never deleted), so they are not resumed and this
+job's own checkpoints are not pruned in their favour.
 """
 
 from __future__ import annotations
@@ -104,22 +104,21 @@ def prune_checkpoints(directory: Path, prefix: str, suffix: str, keep: int = KEE
         path.unlink(missing_ok=True)
 
 
-def set_aside(directory: Path, prefix: str, suffix: str, label: str) -> Path:
-    """Move every checkpoint of one family into ``<directory>/superseded/<time>-<label>/``.
+def set_aside(directory: Path, paths: list[Path], label: str) -> Path:
+    """Move checkpoint files into ``<directory>/superseded/<label>-<time>/`` (kept, not deleted).
 
     Args:
         directory: the checkpoint directory.
-        prefix: the family's file prefix.
-        suffix: the file extension including the dot.
-        label: names the moved set (e.g. the start of its fingerprint).
+        paths: the checkpoint files to move.
+        label: names the moved set (the family prefix and the start of its fingerprint).
 
     Returns:
         The folder the checkpoints were moved to.
     """
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    target = directory / SUPERSEDED_DIR / f"{prefix}-{stamp}-{label}"
+    target = directory / SUPERSEDED_DIR / f"{label}-{stamp}"
     target.mkdir(parents=True, exist_ok=True)
-    for _, path in list_checkpoints(directory, prefix, suffix):
+    for path in paths:
         os.replace(path, target / path.name)
     return target
 
@@ -132,7 +131,11 @@ def resume_checkpoint(
     load: Callable[[Path], tuple[str | None, T]],
     notes: list[str],
 ) -> tuple[int, T] | None:
-    """Load the newest checkpoint of a family if it was written for this data and config.
+    """Load the newest checkpoint of a family that was written for this data and config.
+
+    Checkpoints are read newest first. Those with another fingerprint (or none) are logged as a
+    warning and moved into ``superseded/``, so they are neither resumed nor kept in place where
+    pruning would favour them over this job's own checkpoints.
 
     Args:
         directory: the checkpoint directory (``None`` or absent: nothing to resume).
@@ -140,28 +143,36 @@ def resume_checkpoint(
         suffix: the file extension including the dot.
         fingerprint: this job's fingerprint; ``None`` resumes whatever is newest.
         load: reads one checkpoint, returning ``(its fingerprint or None, loaded object)``.
-        notes: receives one line saying what was resumed or why checkpoints were ignored.
+        notes: receives one line per event: checkpoints ignored (and why), or the resume.
 
     Returns:
         ``(step, loaded object)``, or ``None`` when there is nothing (matching) to resume.
     """
-    newest = newest_checkpoint(directory, prefix, suffix)
-    if newest is None or directory is None:
+    if directory is None:
         return None
-    step, path = newest
-    found, loaded = load(path)
-    if fingerprint is not None and found != fingerprint:
-        aside = set_aside(directory, prefix, suffix, (found or "unknown")[:12])
+    stale: list[tuple[int, Path, str | None]] = []
+    resumed: tuple[int, T] | None = None
+    for step, path in reversed(list_checkpoints(directory, prefix, suffix)):
+        found, loaded = load(path)
+        if fingerprint is None or found == fingerprint:
+            resumed = (step, loaded)
+            break
+        stale.append((step, path, found))
+    if stale and fingerprint is not None:
+        step, _, found = stale[0]
+        label = f"{prefix}-{(found or 'unknown')[:12]}"
+        aside = set_aside(directory, [path for _, path, _ in stale], label)
         message = (
-            f"ignoring the {prefix} checkpoints in {directory} (newest: step {step}): they were "
-            f"written for different data or hyperparameters (checkpoint fingerprint "
-            f"{(found or 'none')[:12]}, this job {fingerprint[:12]}); moved to {aside}, "
-            "training starts from scratch"
+            f"ignoring {len(stale)} {prefix} checkpoint(s) in {directory} (newest: step {step}): "
+            f"they were written for different data or hyperparameters (checkpoint fingerprint "
+            f"{(found or 'none')[:12]}, this job {fingerprint[:12]}); moved to {aside}"
+            + ("" if resumed else "; training starts from scratch")
         )
         LOGGER.warning(message)
         notes.append(message)
-        return None
-    message = f"resuming {prefix} from checkpoint {path.name} (step {step})"
-    LOGGER.info(message)
-    notes.append(message)
-    return step, loaded
+    if resumed is not None:
+        message = f"resuming {prefix} from checkpoint {prefix}-{resumed[0]:08d}{suffix} "
+        message += f"(step {resumed[0]})"
+        LOGGER.info(message)
+        notes.append(message)
+    return resumed

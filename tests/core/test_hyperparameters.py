@@ -115,3 +115,9 @@ def test_integers_at_the_64_bit_edges_are_exact():
     assert parse_hyperparameters(Wide, {"value": "9223372036854775807"}).value == 2**63 - 1
     assert parse_hyperparameters(Wide, {"value": "-9223372036854775808"}).value == -(2**63)
     assert parse_hyperparameters(Wide, {"value": "1e3"}).value == 1000
+
+
+def test_check_range_handles_python_ints_beyond_float_range():
+    with pytest.raises(HyperparameterError, match="out of range"):
+        check_range("num_round", 10**400, low=1, high=100_000)
+    check_range("patience", 10**400, low=0)

@@ -179,7 +179,7 @@ def check_range(
     """
     if value is None:
         return
-    if not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):
         raise HyperparameterError(f"hyperparameter {name!r}: {value!r} is not a finite number")
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (value >= high if high_open else value > high)

@@ -91,6 +91,8 @@ def test_training_toolkit_variables_are_honoured(opt_ml, tmp_path):
             json.dumps({"train": {"RecordWrapperType": "RecordIO"}}),
             "RecordWrapperType 'RecordIO'",
         ),
+        ("inputdataconfig.json", json.dumps(["train"]), "must hold a JSON object of channel"),
+        ("resourceconfig.json", "[" * 100_000, "resourceconfig file"),
     ],
 )
 def test_bad_config_files_are_user_errors(opt_ml, name, content, needle):

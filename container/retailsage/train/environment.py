@@ -92,7 +92,12 @@ def _check_input_mode(name: str, settings: Any) -> None:
 def _read_channels(paths: SageMakerPaths, env: Mapping[str, str]) -> dict[str, Path]:
     """Return channel -> directory from inputdataconfig.json, SM_CHANNELS, or input/data/."""
     config = _read_json(paths.input_data_config_file, "inputdataconfig")
-    if isinstance(config, dict) and config:
+    if config is not None and not isinstance(config, dict):
+        raise UserError(
+            f"inputdataconfig file {paths.input_data_config_file} must hold a JSON object of "
+            "channel name -> channel settings"
+        )
+    if config:
         for name, settings in config.items():
             _check_input_mode(name, settings)
         names = sorted(config)

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from retailsage.core.errors import DataError
 from retailsage.core.paths import SageMakerPaths
+from retailsage.evaluation.drift import write_reference
 from retailsage.models.artifacts import save_model
 from retailsage.models.base import ModelFamily, TrainingHooks, TrainingInterrupted
 from retailsage.train.channels import ChannelData, inspect_channel
@@ -132,6 +133,8 @@ def run_job(environment: TrainingEnvironment, stop: StopFlag, writer: MetricWrit
     fitted = time.monotonic()
     paths: SageMakerPaths = environment.paths
     manifest = save_model(model, paths.model_dir)
+    # the input distribution the model was fitted on, for PSI drift checks of scored batches
+    manifest = write_reference(paths.model_dir, data.train, model.input_columns)
     evaluation = task.evaluate(model, data, paths.output_data_dir, manifest)
     writer.write_all(evaluation.metrics)
     write_metrics(paths.output_data_dir, evaluation.metrics)

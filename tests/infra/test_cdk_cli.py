@@ -12,15 +12,13 @@ import os
 import subprocess
 import sys
 import tarfile
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import aws_cdk
 import pytest
-from infra.config import EndpointConfig, ImageConfig
 from infra.example import EXAMPLE_ACCOUNT, EXAMPLE_REGION, example_config
-from infra.synth import CDK_JSON, FEATURE_FLAGS, read_synth, synth_app
+from infra.synth import CDK_JSON, FEATURE_FLAGS, read_synth
 
 pytestmark = pytest.mark.xdist_group("cdk-cli")
 
@@ -28,16 +26,18 @@ INFRA = CDK_JSON.parent
 CDK = INFRA / "node_modules" / ".bin" / "cdk"
 GUARD = Path(__file__).parent / "support" / "netguard.js"
 PINNED = json.loads((INFRA / "package.json").read_text())["devDependencies"]["aws-cdk"]
-IMAGE = f"{EXAMPLE_ACCOUNT}.dkr.ecr.{EXAMPLE_REGION}.amazonaws.com/retailsage:ci"
-PREFIX = "retailsage-ci"
-MODEL = f"s3://{PREFIX}-data-{EXAMPLE_ACCOUNT}-{EXAMPLE_REGION}/models/run-1/output/model.tar.gz"
+EXAMPLE = example_config()  # the CLI gets the reference config as context: compare with `synth`
+assert EXAMPLE.endpoint is not None
+IMAGE = EXAMPLE.image.uri
+PREFIX = EXAMPLE.prefix
+MODEL = EXAMPLE.endpoint.model_data_url
 CONTEXT = {
     "prefix": PREFIX,
     "image_uri": IMAGE,
     "account": EXAMPLE_ACCOUNT,
     "region": EXAMPLE_REGION,
     "endpoint_model_data_url": MODEL,
-    "notification_emails": "ml-platform@example.com",
+    "notification_emails": ",".join(EXAMPLE.notification_emails),
 }
 
 
@@ -119,22 +119,16 @@ def test_cdk_synth_with_context_writes_the_three_stacks_nag_clean(cli_synth):
     assert names == {f"{PREFIX}-storage", f"{PREFIX}-pipeline", f"{PREFIX}-endpoint"}
     pipeline = json.dumps(result.templates["Pipeline"])
     assert IMAGE in pipeline and f"{PREFIX}-sagemaker-execution" in pipeline
+    assert f"{PREFIX}-adhoc-training" in pipeline
     assert MODEL.removeprefix("s3://").split("/", 1)[1] in json.dumps(result.templates["Endpoint"])
     assert "ml-platform@example.com" in pipeline
 
 
-def test_the_cli_and_the_in_process_synthesis_agree(cli_synth, tmp_path):
-    """Same flags, same config -> the same templates as the tests and the local pipeline use."""
+def test_the_cli_and_the_in_process_synthesis_agree(cli_synth, synth):
+    """Same flags, same config -> the templates the tests and the local pipeline use."""
     outdir, _ = cli_synth
-    config = replace(
-        example_config(),
-        prefix=PREFIX,
-        image=ImageConfig(IMAGE),
-        endpoint=EndpointConfig(model_data_url=MODEL),
-    )
-    in_process = synth_app(config, outdir=tmp_path / "in-process")
     cli = {name: without_cli_metadata(t) for name, t in read_synth(outdir).templates.items()}
-    assert cli == {name: without_cli_metadata(t) for name, t in in_process.templates.items()}
+    assert cli == {name: without_cli_metadata(t) for name, t in synth.templates.items()}
 
 
 def without_cli_metadata(template: dict[str, Any]) -> dict[str, Any]:

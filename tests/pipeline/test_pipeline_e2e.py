@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -271,3 +272,14 @@ def test_write_failure_leaves_an_unpublished_partial_run(
     runs_dir = export.parquet.parent.parent
     assert show_command(argparse.Namespace(run_id="e2e-partial", rows=3, runs_dir=runs_dir)) == 1
     assert "INCOMPLETE" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("model_type", MODEL_TYPES)
+def test_scored_batch_gets_a_drift_report(runs: dict[str, RunSummary], model_type: str) -> None:
+    summary = runs[model_type]
+    assert summary.report_dir is not None
+    report = json.loads((summary.report_dir / "drift.json").read_text())
+    assert report["rows"] == summary.rows_scored
+    assert report["psi"] and all(value >= 0 for value in report["psi"].values())
+    assert set(report["drifted"]) == {c for c, v in report["psi"].items() if v >= 0.2}
+    assert any(line.startswith("  input drift (PSI") for line in summary.lines())

@@ -13,7 +13,7 @@ import re
 import tempfile
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
@@ -22,6 +22,7 @@ from retailsage.core.errors import UserError
 from retailsage.pipeline import s3io
 from retailsage.pipeline.asl import LocalAccount
 from retailsage.pipeline.deployment import REPO_ROOT, Deployment, synthesize
+from retailsage.pipeline.drift_check import check_run_drift
 from retailsage.pipeline.export import ExportResult, export_run, is_run_item, marker_complete
 from retailsage.pipeline.faults import FaultPlan
 from retailsage.pipeline.lambda_runner import LocalLambdaRunner
@@ -229,7 +230,7 @@ class LocalPipeline:
         predictions = self.export_predictions(
             run_id, self.run_name(run_id), report_dir, self.printer.last_state
         )
-        return summarize(
+        summary = summarize(
             run_id=run_id,
             described=described,
             printer=self.printer,
@@ -239,6 +240,8 @@ class LocalPipeline:
             quality_threshold=execution_input["quality_threshold"],
             predictions=predictions,
         )
+        drift = check_run_drift(self._clients["s3"], summary.output, self.runs_dir / run_id)
+        return replace(summary, drift_lines=tuple(drift))
 
     def run_name(self, run_id: str) -> str:
         """The run name the extract derives from an execution name (items' sort-key prefix).

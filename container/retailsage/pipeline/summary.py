@@ -38,6 +38,7 @@ class RunSummary:
         output: the execution output (succeeded executions).
         quality_threshold: the gate margin the execution ran with.
         predictions: the run's predictions export (``runs/<id>/predictions.*``), if any.
+        drift_lines: the input-drift check of the scored batch (``pipeline.drift_check``).
     """
 
     run_id: str
@@ -55,6 +56,7 @@ class RunSummary:
     output: dict[str, Any] | None = None
     quality_threshold: float | None = None
     predictions: ExportResult | None = None
+    drift_lines: tuple[str, ...] = ()
 
     @property
     def succeeded(self) -> bool:
@@ -85,6 +87,7 @@ class RunSummary:
             f"  items written: {self.items_written:,} (table now holds {self.table_items:,})"
         )
         out.extend(prediction_lines(self.predictions))
+        out.extend(self.drift_lines)
         if self.report_dir is not None:
             out.append(f"  reports and plots: {self.report_dir}")
         total = sum(t.seconds for t in self.timings) or 1.0

@@ -17,6 +17,8 @@ from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 import pandas as pd
 
+from retailsage.core.collective import SINGLE_HOST, Collective
+
 
 def _no_metric(name: str, value: float, step: int) -> None:
     """Default metric sink: drop the value."""
@@ -39,12 +41,15 @@ class TrainingHooks:
             the runner prints the stable ``name=value;`` line SageMaker's regexes scan.
         should_stop: returns True once SIGTERM arrived; a family then checkpoints and raises
             :class:`TrainingInterrupted` promptly.
+        collective: the training hosts (multi-host jobs): statistics are reduced over it, and
+            only its rank 0 writes checkpoints. A single host by default.
     """
 
     checkpoint_dir: Path | None = None
     checkpoint_every: int = 10
     on_metric: Callable[[str, float, int], None] = field(default=_no_metric)
     should_stop: Callable[[], bool] = field(default=_never_stop)
+    collective: Collective = field(default=SINGLE_HOST)
 
 
 class TrainingInterrupted(Exception):

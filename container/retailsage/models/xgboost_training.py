@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import xgboost as xgb
 
+from retailsage.core.collective import SINGLE_HOST, Collective, any_host, is_root
 from retailsage.models.base import TrainingHooks, TrainingInterrupted
 from retailsage.models.checkpoints import (
     checkpoint_path,
@@ -15,7 +16,7 @@ from retailsage.models.checkpoints import (
     prune_checkpoints,
     write_atomically,
 )
-from retailsage.models.gap_common import regression_metrics
+from retailsage.models.distributed_stats import regression_errors, require_same
 
 LOGGER = logging.getLogger(__name__)
 CHECKPOINT_PREFIX = "xgboost"
@@ -37,7 +38,7 @@ class _HookCallback(xgb.callback.TrainingCallback):
         rounds = model.num_boosted_rounds()
         for name, history in evals_log.get(VALIDATION, {}).items():
             self.hooks.on_metric(f"{VALIDATION}:{name}", float(history[-1]), rounds)
-        if self.hooks.should_stop():
+        if any_host(self.hooks.collective, self.hooks.should_stop()):  # one stops, all stop
             self.save(model, rounds)
             self.interrupted = True
             return True
@@ -48,22 +49,26 @@ class _HookCallback(xgb.callback.TrainingCallback):
     def save(self, model: xgb.Booster, rounds: int) -> None:
         """Write a UBJ checkpoint atomically and prune old ones."""
         directory = self.hooks.checkpoint_dir
-        if directory is None:
+        if directory is None or not is_root(self.hooks.collective):
             return
         path = checkpoint_path(directory, CHECKPOINT_PREFIX, rounds, CHECKPOINT_SUFFIX)
         write_atomically(path, lambda temp: temp.write_bytes(bytes(model.save_raw("ubj"))))
         prune_checkpoints(directory, CHECKPOINT_PREFIX, CHECKPOINT_SUFFIX)
 
 
-def _metric_fn(log_target: bool) -> Any:
-    """Build the custom metric: MAE and RMSE in days (after ``expm1`` for a log target)."""
+def _metric_fn(log_target: bool, hosts: Collective = SINGLE_HOST) -> Any:
+    """Build the custom metric: MAE and RMSE in days (after ``expm1`` for a log target).
+
+    On a multi-host job the errors are summed over every host's validation rows, so every
+    host sees the same figures and early stopping stops them all at the same round.
+    """
 
     def metric(predt: np.ndarray, dmatrix: xgb.DMatrix) -> list[tuple[str, float]]:
         label = dmatrix.get_label().astype(np.float64)
         pred = predt.astype(np.float64)
         if log_target:
             label, pred = np.expm1(label), np.expm1(pred)
-        values = regression_metrics(label, np.clip(pred, 0.0, None))
+        values = regression_errors(label, np.clip(pred, 0.0, None), hosts)
         return [("rmse", values["rmse"]), ("mae", values["mae"])]
 
     return metric
@@ -109,6 +114,7 @@ def train_booster(
     """
     start = _resume(hooks)
     done = start.num_boosted_rounds() if start is not None else 0
+    require_same(done, hooks.collective, "the checkpoint round to resume from")
     hook = _HookCallback(hooks)
     callbacks: list[xgb.callback.TrainingCallback] = [hook]
     evals = [(dval, VALIDATION)] if dval is not None else []
@@ -126,7 +132,7 @@ def train_booster(
         dtrain,
         num_boost_round=max(num_round - done, 0),
         evals=evals,
-        custom_metric=_metric_fn(log_target) if evals else None,
+        custom_metric=_metric_fn(log_target, hooks.collective) if evals else None,
         callbacks=callbacks,
         xgb_model=start,
         verbose_eval=False,

@@ -42,6 +42,10 @@ def build_training_tree(
     data_files: Mapping[str, Sequence[Path]],
     hyperparameters: Mapping[str, object],
     checkpoint_dir: Path | str | None = None,
+    *,
+    hosts: Sequence[str] = (LOCAL_HOST,),
+    current_host: str = LOCAL_HOST,
+    distribution: Mapping[str, str] | None = None,
 ) -> SageMakerPaths:
     """Lay out a SageMaker training tree: config files, channel data, empty outputs.
 
@@ -53,6 +57,10 @@ def build_training_tree(
         data_files: channel name -> files to copy into ``input/data/<channel>/``.
         hyperparameters: name -> value; values are written as strings, as SageMaker does.
         checkpoint_dir: when given, written as ``checkpointconfig.json``'s ``LocalPath``.
+        hosts: every host of the job (``resourceconfig.json``; several for a multi-host job,
+            whose hosts then talk over the loopback interface ``lo``).
+        current_host: the host this tree belongs to.
+        distribution: channel -> ``S3DistributionType`` (``FullyReplicated`` by default).
 
     Returns:
         The tree's paths.
@@ -73,14 +81,25 @@ def build_training_tree(
                 raise UserError(f"data file {source} for channel {channel!r} does not exist")
             shutil.copy2(source, target / Path(source).name)
     _write_json(paths.hyperparameters_file, {k: str(v) for k, v in hyperparameters.items()})
-    channel_settings = {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated"}
+    spread = distribution or {}
     _write_json(
         paths.input_data_config_file,
-        {name: {**channel_settings, "RecordWrapperType": "None"} for name in data_files},
+        {
+            name: {
+                "TrainingInputMode": "File",
+                "S3DistributionType": spread.get(name, "FullyReplicated"),
+                "RecordWrapperType": "None",
+            }
+            for name in data_files
+        },
     )
     _write_json(
         paths.resource_config_file,
-        {"current_host": LOCAL_HOST, "hosts": [LOCAL_HOST], "network_interface_name": "eth0"},
+        {
+            "current_host": current_host,
+            "hosts": list(hosts),
+            "network_interface_name": "lo" if len(hosts) > 1 else "eth0",
+        },
     )
     if checkpoint_dir is not None:
         _write_json(paths.checkpoint_config_file, {"LocalPath": str(checkpoint_dir)})

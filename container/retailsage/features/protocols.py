@@ -50,9 +50,7 @@ class Split:
     horizon_days: int | None = None
 
 
-def split_p1(
-    rows: pd.DataFrame, cutoff: str | pd.Timestamp, *, require_rows: bool = True
-) -> Split:
+def split_p1(rows: pd.DataFrame, cutoff: str | pd.Timestamp, *, require_rows: bool = True) -> Split:
     """Split gap rows by protocol P1 at ``cutoff``.
 
     Args:

@@ -123,7 +123,7 @@ def _split(
     dates = pd.to_datetime(rows[ORDER_DATE]) if ORDER_DATE in rows else pd.Series([])
     first = float(global_min(group, [_seconds(dates, pd.Series.min, np.inf)])[0])
     last = float(global_max(group, [_seconds(dates, pd.Series.max, -np.inf)])[0])
-    if not np.isfinite(first):
+    if not np.isfinite(first) or dates.empty:  # no host, or not this one, has rows
         return PreparedData(rows.iloc[:0], None, rows.iloc[:0], description={})
     if held_out is not None:
         return PreparedData(rows, held_out, held_out, description={"holdout": "validation channel"})
@@ -181,17 +181,21 @@ def _read_rows(
 
 
 def _meet(
-    environment: TrainingEnvironment,
     cluster: ClusterSpec,
     config: ResolvedConfig,
     rows: tuple[pd.DataFrame | None, pd.DataFrame | None],
-) -> tuple[PreparedData, list[str]]:
-    """First meeting of every host: shared cutoff, local split, who has training rows."""
-    from retailsage.train.rabit import rabit_group
+) -> tuple[PreparedData, list[str], Any]:
+    """First meeting of every host: shared cutoff, local split, who has training rows.
+
+    Before the meeting ends, the first host with rows starts the XGBoost training group's
+    tracker, so the others find it listening when they join (no connection retries).
+    """
+    from retailsage.train.rabit import rabit_group, start_tracker
 
     hosts = cluster.hosts
     master = cluster.address(hosts[0])
     rank = hosts.index(cluster.current_host)
+    tracker = None
     with rabit_group(hosts, rank, master, cluster.ports["meeting"], cluster.timeout_s) as group:
         validation_anywhere = any_validation(group, rows[1])
         held = rows[1] if rows[1] is not None or not validation_anywhere else None
@@ -199,20 +203,24 @@ def _meet(
         trainable = len(_observed(data.train))
         totals = global_sum(group, [trainable, len(data.evaluation)])
         flags = allgather_json(group, trainable > 0)
+        included = [host for host, flag in zip(hosts, flags, strict=True) if flag]
+        first = included[0] if included else None
+        if ENGINES[config.job.model_type] == "rabit" and first == cluster.current_host:
+            address, port = cluster.address(first), cluster.ports["rabit"]
+            tracker = start_tracker(len(included), address, port, cluster.timeout_s)
+        global_sum(group, [0.0])  # barrier: the training tracker is listening
     if totals[0] == 0 or totals[1] == 0:
         raise DataError(
             f"no host received training data: {int(totals[0])} training and "
             f"{int(totals[1])} holdout rows over hosts {list(hosts)}; check the channel's S3 "
             "prefix and the holdout cutoff"
         )
-    included = [host for host, flag in zip(hosts, flags, strict=True) if flag]
     logger.info("hosts with training rows: %s (of %s)", included, list(hosts))
-    del environment
-    return data, included
+    return data, included, tracker
 
 
 def _training_group(
-    engine: str, cluster: ClusterSpec, hosts: list[str]
+    engine: str, cluster: ClusterSpec, hosts: list[str], tracker: Any
 ) -> AbstractContextManager[Collective]:
     """Form the training group of ``hosts`` for ``engine`` (Rabit or gloo)."""
     rank = hosts.index(cluster.current_host)
@@ -220,7 +228,8 @@ def _training_group(
     if engine == "rabit":
         from retailsage.train.rabit import rabit_group
 
-        return rabit_group(hosts, rank, master, cluster.ports["rabit"], cluster.timeout_s)
+        port = cluster.ports["rabit"]
+        return rabit_group(hosts, rank, master, port, cluster.timeout_s, tracker)
     from retailsage.train.torch_ddp import torch_group
 
     return torch_group(
@@ -300,13 +309,14 @@ def run_multi_host(
         cluster.current_host,
         list(cluster.hosts),
     )
-    data, included = _meet(environment, cluster, config, _read_rows(environment))
+    data, included, tracker = _meet(cluster, config, _read_rows(environment))
     if cluster.current_host not in included:
         logger.info("host %s has no training rows; it leaves the job", cluster.current_host)
         return
     prepared = time.monotonic()
     environment.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    with _training_group(ENGINES[config.job.model_type], cluster, included) as group:
+    engine = ENGINES[config.job.model_type]
+    with _training_group(engine, cluster, included, tracker) as group:
         root = is_root(group)
         hooks = TrainingHooks(
             checkpoint_dir=environment.checkpoint_dir,

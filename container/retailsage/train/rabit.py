@@ -15,6 +15,8 @@ tracker and the other workers give up after the timeout.
 from __future__ import annotations
 
 import logging
+import socket
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -75,9 +77,63 @@ def is_network_error(exc: BaseException) -> bool:
     return isinstance(exc, xgb.core.XGBoostError) and any(w in text for w in _NETWORK_WORDS)
 
 
+def start_tracker(workers: int, address: str, port: int, timeout_s: int) -> RabitTracker:
+    """Start a Rabit tracker for ``workers`` hosts, listening on ``address:port``.
+
+    Args:
+        workers: hosts that will join.
+        address: this (the first) host's address.
+        port: the tracker port.
+        timeout_s: how long the tracker waits for every host to join and to leave.
+
+    Returns:
+        The running tracker (hand it to :func:`rabit_group`).
+    """
+    tracker = RabitTracker(
+        n_workers=workers, host_ip=address, port=port, sortby="task", timeout=timeout_s
+    )
+    tracker.start()
+    return tracker
+
+
+def wait_for_listener(address: str, port: int, timeout_s: float, poll_s: float = 0.2) -> None:
+    """Wait until ``address:port`` accepts connections (the tracker is up), then return.
+
+    XGBoost's own connection retries back off by whole seconds; probing first lets a host
+    join the moment the tracker listens. The tracker logs one "Failed to initialize worker
+    proxy" warning per probe; it is harmless.
+
+    Args:
+        address: the tracker's address.
+        port: its port.
+        timeout_s: how long to keep trying.
+        poll_s: the wait between tries.
+
+    Raises:
+        ClusterError: nothing listened within ``timeout_s`` (the first host was lost).
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with socket.create_connection((address, port), timeout=min(5.0, timeout_s)):
+                return
+        except OSError as exc:
+            if time.monotonic() >= deadline:
+                raise ClusterError(
+                    f"the first host's Rabit tracker at {address}:{port} did not answer within "
+                    f"{timeout_s} s ({exc}); a host was lost or did not join"
+                ) from exc
+            time.sleep(poll_s)
+
+
 @contextmanager
 def rabit_group(
-    hosts: Sequence[str], rank: int, master_address: str, port: int, timeout_s: int
+    hosts: Sequence[str],
+    rank: int,
+    master_address: str,
+    port: int,
+    timeout_s: int,
+    tracker: RabitTracker | None = None,
 ) -> Iterator[RabitCollective]:
     """Form a Rabit group of ``hosts`` (the first runs the tracker) and yield its collective.
 
@@ -87,6 +143,8 @@ def rabit_group(
         master_address: the address of ``hosts[0]`` (where the tracker listens).
         port: the tracker port.
         timeout_s: how long to wait for every host to join or leave, and for one operation.
+        tracker: a tracker rank 0 started already (so the others find it listening); rank 0
+            starts one when omitted. Rank 0 stops it when the block ends.
 
     Yields:
         The collective; XGBoost training inside the block is distributed over the group.
@@ -94,16 +152,10 @@ def rabit_group(
     Raises:
         ClusterError: a host did not join in time or was lost during the block.
     """
-    tracker = None
-    if rank == 0:
-        tracker = RabitTracker(
-            n_workers=len(hosts),
-            host_ip=master_address,
-            port=port,
-            sortby="task",
-            timeout=timeout_s,
-        )
-        tracker.start()
+    if rank == 0 and tracker is None:
+        tracker = start_tracker(len(hosts), master_address, port, timeout_s)
+    elif rank != 0:
+        wait_for_listener(master_address, port, timeout_s)
     args: dict[str, int | str | None] = {
         "dmlc_tracker_uri": master_address,
         "dmlc_tracker_port": port,

@@ -139,9 +139,7 @@ def test_a_host_without_data_leaves_and_the_others_train(
 
 def test_no_host_with_data_is_a_user_error_on_every_host(tmp_path: Path) -> None:
     root = tmp_path / "none"
-    cluster = build_cluster(
-        root, {"train": []}, XGBOOST, instance_count=2, timeout_s=TIMEOUT_S
-    )
+    cluster = build_cluster(root, {"train": []}, XGBOOST, instance_count=2, timeout_s=TIMEOUT_S)
     codes = run_cluster(cluster, extra_env=THREADS, on_line=lambda line: None)
     # both hosts find it out; whichever exits first stops the other, as SageMaker does
     assert codes[0] != 0 and codes[1] != 0

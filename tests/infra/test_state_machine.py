@@ -187,3 +187,24 @@ def test_write_predictions_is_a_distributed_map_over_the_transform_output(asl, c
     assert ["ThrottledWrites"] in [r["ErrorEquals"] for r in inner["Retry"]]
     assert write["ItemSelector"]["key.$"] == "$$.Map.Item.Value.Key"
     assert write["MaxConcurrency"] == config.lambdas.write_concurrency
+
+
+def test_several_training_instances_shard_the_train_channel(asl, config):
+    from infra.config import TrainingConfig
+    from infra.stacks.constructs.sagemaker_states import SageMakerTargets, train_state
+
+    channel = asl["States"][states.TRAIN_MODEL]["Parameters"]["InputDataConfig"][0]
+    assert channel["DataSource"]["S3DataSource"]["S3DataDistributionType"] == (
+        config.training.distribution
+    )
+    targets = SageMakerTargets(image_uri="img", role_arn="role", models_uri="s3://b/models/")
+    for count, expected in ((1, "FullyReplicated"), (3, "ShardedByS3Key")):
+        state = train_state(
+            targets=targets,
+            training=TrainingConfig(instance_count=count),
+            metric_definitions=[],
+        )
+        params = state["Parameters"]
+        assert params["ResourceConfig"]["InstanceCount"] == count
+        source = params["InputDataConfig"][0]["DataSource"]["S3DataSource"]
+        assert source["S3DataDistributionType"] == expected

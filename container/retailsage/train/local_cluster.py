@@ -175,6 +175,7 @@ def run_cluster(
     extra_env: Mapping[str, str] | None = None,
     on_line: Callable[[str], None] | None = None,
     poll_s: float = 0.2,
+    running: set[subprocess.Popen[str]] | None = None,
 ) -> list[int]:
     """Run every host's ``entrypoint.sh train`` at once and wait for all of them.
 
@@ -187,6 +188,8 @@ def run_cluster(
         extra_env: variables added to every host's environment.
         on_line: receives ``algo-1``'s output lines.
         poll_s: how often to check the processes.
+        running: a set the host processes are added to while they run (so a caller can stop
+            them) and removed from when they end.
 
     Returns:
         Each host's exit code, in host order.
@@ -217,11 +220,15 @@ def run_cluster(
                     bufsize=1,
                 )
             )
+        if running is not None:
+            running.update(processes)
         logger.info("started hosts %s", list(cluster.hosts))
         if on_line is not None and processes[0].stdout is not None:
             _pump(processes, on_line, poll_s)
         return _wait_all(processes, poll_s)
     finally:
+        if running is not None:
+            running.difference_update(processes)
         for process in processes:
             if process.poll() is None:
                 process.kill()

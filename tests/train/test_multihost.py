@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from retailsage.data.cleaning import clean_transactions
 from retailsage.data.synthetic import generate_transactions
 from retailsage.models.artifacts import load_model
 from retailsage.train import runner
-from retailsage.train.local import build_training_tree
+from retailsage.train.local import ENTRYPOINT, build_training_tree
 from retailsage.train.local_cluster import (
     SHARDED,
     LocalCluster,
@@ -27,6 +28,8 @@ from retailsage.train.local_cluster import (
     host_tree_root,
     run_cluster,
 )
+
+from .conftest import job_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("multi-host")]
 
@@ -181,3 +184,57 @@ def test_sharded_features_equal_full_features(bucket_files: list[Path]) -> None:
     customers = [set(part[CUSTOMER_ID].dropna().astype(str)) for part in parts]
     assert all(a.isdisjoint(b) for i, a in enumerate(customers) for b in customers[i + 1 :])
     pd.testing.assert_frame_equal(full, sharded)
+
+
+def start_host(cluster: LocalCluster, index: int) -> subprocess.Popen[str]:
+    """Start one host's `entrypoint.sh train` with the cluster's environment."""
+    tree = cluster.trees[index]
+    env = job_env(tree.base, {**cluster.env, **THREADS})
+    return subprocess.Popen(
+        [str(ENTRYPOINT), "train"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize(
+    "hyperparameters",
+    [
+        {**XGBOOST, "num_round": "5000", "early_stopping_rounds": "0", "eta": "0.01"},
+        {**LSTM, "epochs": "500", "early_stopping_epochs": "0"},
+    ],
+    ids=["xgboost", "lstm"],
+)
+def test_a_host_dying_during_training_fails_the_others(
+    tmp_path: Path, bucket_files: list[Path], hyperparameters: dict[str, str]
+) -> None:
+    root = tmp_path / "dying"
+    cluster = build_cluster(
+        root,
+        {"train": bucket_files},
+        hyperparameters,
+        instance_count=2,
+        distribution={"train": SHARDED},
+        timeout_s=TIMEOUT_S,
+    )
+    first, second = start_host(cluster, 0), start_host(cluster, 1)
+    try:
+        assert first.stdout is not None
+        for line in first.stdout:  # training is under way once a metric line appears
+            if line.startswith("validation:mae="):
+                break
+        second.kill()  # the instance is lost
+        second.wait()
+        first.stdout.read()
+        assert first.wait(timeout=TIMEOUT_S) == 2
+    finally:
+        for process in (first, second):
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    text = failure(root)
+    assert text.startswith("PlatformError:"), text
+    assert "a host was lost" in text.splitlines()[0]
+    assert not any((root / "model").iterdir())

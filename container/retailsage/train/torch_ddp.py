@@ -26,6 +26,8 @@ from retailsage.train.cluster import ClusterError
 
 logger = logging.getLogger(__name__)
 
+_NETWORK_WORDS = ("gloo", "connection", "timed out", "timeout", "peer")
+"""Words of gloo transport errors (a lost or hung host), as opposed to bugs in our code."""
 _OPS = {"sum": dist.ReduceOp.SUM, "min": dist.ReduceOp.MIN, "max": dist.ReduceOp.MAX}
 
 
@@ -57,6 +59,22 @@ class TorchCollective:
         tensor = torch.from_numpy(np.array(values, copy=True))
         dist.all_reduce(tensor, op=_OPS[op])
         return tensor.numpy()
+
+
+def is_network_error(exc: BaseException) -> bool:
+    """Tell whether a torch error comes from the process group's transport (a lost peer).
+
+    Args:
+        exc: the exception.
+
+    Returns:
+        True for ``torch.distributed`` errors and gloo transport failures (reset or closed
+        connections, timeouts).
+    """
+    if isinstance(exc, dist.DistError):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and any(word in text for word in _NETWORK_WORDS)
 
 
 @contextmanager
@@ -104,7 +122,9 @@ def torch_group(
         ) from exc
     try:
         yield TorchCollective(rank, len(hosts))
-    except dist.DistError as exc:
+    except RuntimeError as exc:
+        if not is_network_error(exc):
+            raise
         raise ClusterError(
             f"the gloo group of hosts {list(hosts)} failed on {hosts[rank]}: a host was lost "
             f"({str(exc).strip().splitlines()[0]})"

@@ -226,6 +226,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint-dir", type=Path, help="checkpoint LocalPath")
     parser.add_argument("--image", help="run this image with podman/docker instead")
     parser.add_argument("--model-tar", type=Path, help="default: BASE/../model.tar.gz")
+    parser.add_argument(
+        "--instance-count", type=int, default=1, help="hosts (one entrypoint.sh train each)"
+    )
+    parser.add_argument(
+        "--sharded",
+        action="append",
+        default=[],
+        metavar="CHANNEL",
+        help="deal this channel's files to the hosts (ShardedByS3Key)",
+    )
     return parser
 
 
@@ -244,6 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ckpt_local = args.checkpoint_dir
     if args.image and args.checkpoint_dir is not None:
         ckpt_local = Path(CONTAINER_BASE) / "checkpoints"
+    if args.instance_count > 1:
+        return _main_multi_host(args, base)
     paths = build_training_tree(
         base, _parse_channels(args), _parse_hyperparameters(args), checkpoint_dir=ckpt_local
     )
@@ -256,6 +268,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     out_tar = args.model_tar or base.parent / "model.tar.gz"
     pack_model(paths.model_dir, out_tar)
     logger.info("model: %s; reports: %s", out_tar, paths.output_data_dir)
+    return 0
+
+
+def _main_multi_host(args: argparse.Namespace, base: Path) -> int:
+    """Run ``--instance-count`` local hosts (source checkout only); pack algo-1's model."""
+    from retailsage.train.local_cluster import SHARDED, build_cluster, run_cluster
+
+    if args.image:
+        raise UserError("--instance-count > 1 runs the source checkout; drop --image")
+    cluster = build_cluster(
+        base,
+        _parse_channels(args),
+        _parse_hyperparameters(args),
+        instance_count=args.instance_count,
+        distribution=dict.fromkeys(args.sharded, SHARDED),
+    )
+    codes = run_cluster(cluster)
+    if any(codes):
+        for host, tree, code in zip(cluster.hosts, cluster.trees, codes, strict=True):
+            reason = tree.failure_file.read_text() if tree.failure_file.is_file() else "-"
+            logger.error("%s exited %d: %s", host, code, reason.strip()[:1024])
+        return next(code for code in codes if code)
+    out_tar = args.model_tar or base.parent / "model.tar.gz"
+    pack_model(cluster.trees[0].model_dir, out_tar)
+    logger.info("model: %s; reports: %s", out_tar, cluster.trees[0].output_data_dir)
     return 0
 
 

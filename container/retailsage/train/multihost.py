@@ -123,20 +123,18 @@ def _split(
     dates = pd.to_datetime(rows[ORDER_DATE]) if ORDER_DATE in rows else pd.Series([])
     first = float(global_min(group, [_seconds(dates, pd.Series.min, np.inf)])[0])
     last = float(global_max(group, [_seconds(dates, pd.Series.max, -np.inf)])[0])
-    if not np.isfinite(first) or dates.empty:  # no host, or not this one, has rows
+    if rows.empty:  # this host has no rows (an empty shard)
         return PreparedData(rows.iloc[:0], None, rows.iloc[:0], description={})
     if held_out is not None:
         return PreparedData(rows, held_out, held_out, description={"holdout": "validation channel"})
-    span = pd.Series(pd.to_datetime([first, last], unit="s"), name=ORDER_DATE).to_frame()
     job = config.job
-    cutoff = job.cutoff if job.cutoff is not None else default_cutoff(span)
+    cutoff, end = job.cutoff, None
+    if np.isfinite(first):  # else the rows lack order dates: the split names the column
+        span = pd.Series(pd.to_datetime([first, last], unit="s"), name=ORDER_DATE).to_frame()
+        cutoff = default_cutoff(span) if cutoff is None else cutoff
+        end = pd.Timestamp(int(last), unit="s")
     split = temporal_holdout(
-        rows,
-        job.eval_protocol,
-        cutoff,
-        job.horizon_days,
-        end=pd.Timestamp(int(last), unit="s"),
-        require_rows=False,
+        rows, job.eval_protocol, cutoff, job.horizon_days, end=end, require_rows=False
     )
     description = {
         "holdout": "temporal",
@@ -197,8 +195,9 @@ def _meet(
     rank = hosts.index(cluster.current_host)
     tracker = None
     with rabit_group(hosts, rank, master, cluster.ports["meeting"], cluster.timeout_s) as group:
-        validation_anywhere = any_validation(group, rows[1])
-        held = rows[1] if rows[1] is not None or not validation_anywhere else None
+        held = rows[1]
+        if any_validation(group, held) and held is None:  # others hold out their channel
+            held = rows[0].iloc[:0] if rows[0] is not None else pd.DataFrame()
         data = _split(config, rows[0], held, group)
         trainable = len(_observed(data.train))
         totals = global_sum(group, [trainable, len(data.evaluation)])

@@ -192,9 +192,12 @@ def rabit_group(
 
 
 def _close_tracker(tracker: RabitTracker, timeout_s: int, failed: bool) -> None:
-    """Wait for the tracker to see every worker leave, then free it (errors only logged)."""
+    """Wait for the tracker to see every worker leave, then free it (errors only logged).
+
+    After a failure a lost worker never says goodbye, so the wait is cut to a second.
+    """
     try:
-        tracker.wait_for(timeout_s)
+        tracker.wait_for(1 if failed else timeout_s)
     except (xgb.core.XGBoostError, ValueError) as exc:
         log = logger.info if failed else logger.warning
         log("the Rabit tracker did not shut down cleanly: %s", str(exc).strip().splitlines()[0])

@@ -43,6 +43,11 @@ class TrainingHooks:
             :class:`TrainingInterrupted` promptly.
         collective: the training hosts (multi-host jobs): statistics are reduced over it, and
             only its rank 0 writes checkpoints. A single host by default.
+        fingerprint: digest of the job's data and hyperparameters; a family stores it in every
+            checkpoint and resumes only from a checkpoint carrying the same one (``None``:
+            no check, any checkpoint of the family is resumed).
+        notes: what happened to checkpoints (resumed, or ignored and why), appended by the
+            family for the job's report.
     """
 
     checkpoint_dir: Path | None = None
@@ -50,6 +55,8 @@ class TrainingHooks:
     on_metric: Callable[[str, float, int], None] = field(default=_no_metric)
     should_stop: Callable[[], bool] = field(default=_never_stop)
     collective: Collective = field(default=SINGLE_HOST)
+    fingerprint: str | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 class TrainingInterrupted(Exception):

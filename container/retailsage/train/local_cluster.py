@@ -176,6 +176,7 @@ def run_cluster(
     on_line: Callable[[str], None] | None = None,
     poll_s: float = 0.2,
     running: set[subprocess.Popen[str]] | None = None,
+    base_env: Mapping[str, str] | None = None,
 ) -> list[int]:
     """Run every host's ``entrypoint.sh train`` at once and wait for all of them.
 
@@ -190,6 +191,7 @@ def run_cluster(
         poll_s: how often to check the processes.
         running: a set the host processes are added to while they run (so a caller can stop
             them) and removed from when they end.
+        base_env: the environment the hosts start from (``os.environ`` when omitted).
 
     Returns:
         Each host's exit code, in host order.
@@ -198,7 +200,7 @@ def run_cluster(
     logs: list[IO[str]] = []
     try:
         for index, tree in enumerate(cluster.trees):
-            env = dict(os.environ)
+            env = dict(os.environ if base_env is None else base_env)
             env.update({BASE_DIR_ENV: str(tree.base), "RETAILSAGE_PYTHON": sys.executable})
             env.update(cluster.env)
             env.update(extra_env or {})

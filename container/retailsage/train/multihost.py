@@ -19,6 +19,8 @@ XGBoost container takes them:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -47,6 +49,7 @@ from retailsage.train.channels import ChannelData, inspect_channel
 from retailsage.train.cluster import ClusterSpec
 from retailsage.train.config import ResolvedConfig
 from retailsage.train.environment import TrainingEnvironment
+from retailsage.train.fingerprint import job_fingerprint
 from retailsage.train.gap_task import PREDICTION, GapTask, gap_rows
 from retailsage.train.metrics import MetricWriter
 from retailsage.train.signals import StopFlag
@@ -169,21 +172,30 @@ def _observed(rows: pd.DataFrame) -> pd.DataFrame:
 
 def _read_rows(
     environment: TrainingEnvironment,
-) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None, list[ChannelData]]:
     """Read this host's training and validation rows (``None`` for an empty channel)."""
     train = _channel(environment, "train")
     validation = _channel(environment, "validation")
     rows = gap_rows(train) if train is not None else None
     held = _observed(gap_rows(validation)) if validation is not None else None
-    return rows, held
+    return rows, held, [c for c in (train, validation) if c is not None]
+
+
+def _job_fingerprint(fingerprints: list[Any]) -> str:
+    """One fingerprint for the job: every host's data and hyperparameter digest, in host order."""
+    payload = json.dumps(fingerprints, sort_keys=True).encode()
+    return hashlib.sha256(payload).hexdigest()
 
 
 def _meet(
     cluster: ClusterSpec,
     config: ResolvedConfig,
     rows: tuple[pd.DataFrame | None, pd.DataFrame | None],
-) -> tuple[PreparedData, list[str], Any]:
+    fingerprint: str,
+) -> tuple[PreparedData, list[str], Any, str]:
     """First meeting of every host: shared cutoff, local split, who has training rows.
+
+    The hosts also combine their data fingerprints into the job's (checkpoints carry it).
 
     Before the meeting ends, the first host with rows starts the XGBoost training group's
     tracker, so the others find it listening when they join (no connection retries).
@@ -201,8 +213,9 @@ def _meet(
         data = _split(config, rows[0], held, group)
         trainable = len(_observed(data.train))
         totals = global_sum(group, [trainable, len(data.evaluation)])
-        flags = allgather_json(group, trainable > 0)
-        included = [host for host, flag in zip(hosts, flags, strict=True) if flag]
+        shared = allgather_json(group, [trainable > 0, fingerprint])
+        included = [host for host, (flag, _) in zip(hosts, shared, strict=True) if flag]
+        combined = _job_fingerprint([digest for _, digest in shared])
         first = included[0] if included else None
         if ENGINES[config.job.model_type] == "rabit" and first == cluster.current_host:
             address, port = cluster.address(first), cluster.ports["rabit"]
@@ -215,7 +228,7 @@ def _meet(
             "prefix and the holdout cutoff"
         )
     logger.info("hosts with training rows: %s (of %s)", included, list(hosts))
-    return data, included, tracker
+    return data, included, tracker, combined
 
 
 def _training_group(
@@ -308,7 +321,9 @@ def run_multi_host(
         cluster.current_host,
         list(cluster.hosts),
     )
-    data, included, tracker = _meet(cluster, config, _read_rows(environment))
+    rows, held, channels = _read_rows(environment)
+    local = job_fingerprint(config, channels) if channels else "no data"
+    data, included, tracker, fingerprint = _meet(cluster, config, (rows, held), local)
     if cluster.current_host not in included:
         logger.info("host %s has no training rows; it leaves the job", cluster.current_host)
         return
@@ -323,6 +338,7 @@ def run_multi_host(
             on_metric=steps.writer if root else _quiet,
             should_stop=steps.stop,
             collective=group,
+            fingerprint=fingerprint,
         )
         model = steps.fit(config, data, hooks)
         fitted = time.monotonic()
@@ -344,4 +360,5 @@ def run_multi_host(
         steps.writer,
         timings,
         predictor=cast(ModelFamily, GatheredPredictions()),
+        checkpoints={"fingerprint": fingerprint, "notes": hooks.notes},
     )

@@ -2,10 +2,13 @@
 
 :func:`main` is the only place that turns exceptions into the failure contract (see
 :mod:`retailsage.train.failure`). Everything is validated before heavy work: the config files,
-the hyperparameters (job and family), and the presence and shape of the channels. The gap
-families (``xgboost``, ``lstm``) train over every host of a multi-host job
-(:mod:`retailsage.train.multihost`); ``pca_kmeans`` trains on the first of the sorted hosts and
-the others log that and exit 0 (see docs/training.md).
+the hyperparameters (job and family, including the device), the presence and shape of the
+channels. The model is written to a staging directory and published into ``model/`` only once
+evaluation and reports succeeded, so a failed job leaves no model files. Checkpoints carry the
+job fingerprint (:mod:`retailsage.train.fingerprint`) and resume only for the same data and
+hyperparameters. The gap families (``xgboost``, ``lstm``) train over every host of a multi-host
+job (:mod:`retailsage.train.multihost`); ``pca_kmeans`` trains on the first of the sorted hosts
+and the others log that and exit 0 (see docs/training.md).
 """
 
 from __future__ import annotations
@@ -26,8 +29,10 @@ from retailsage.train.cluster import read_cluster
 from retailsage.train.config import ResolvedConfig, resolve_config
 from retailsage.train.environment import TrainingEnvironment, read_environment
 from retailsage.train.failure import exit_code_for, write_failure
+from retailsage.train.fingerprint import job_fingerprint
 from retailsage.train.metrics import MetricWriter
 from retailsage.train.multihost import MultiHostSteps, run_multi_host, supports_multi_host
+from retailsage.train.publish import publish, staged_model_dir
 from retailsage.train.reports import json_metrics, write_metrics, write_report
 from retailsage.train.signals import StopFlag
 from retailsage.train.tasks import Evaluation, PreparedData, Task, task_for
@@ -73,7 +78,7 @@ def _fit(
         raise TrainingInterrupted(
             f"the training job was stopped by SIGTERM (StopTrainingJob or a spot interruption): "
             f"{exc}. Checkpoints are in {hooks.checkpoint_dir}; a job started with the same "
-            "checkpoint directory resumes from the newest one"
+            "checkpoint directory, data and hyperparameters resumes from the newest one"
         ) from exc
 
 
@@ -104,6 +109,7 @@ def finish_job(
     writer: MetricWriter,
     timings: dict[str, float],
     predictor: ModelFamily | None = None,
+    checkpoints: dict[str, Any] | None = None,
 ) -> None:
     """Save the model, evaluate it and write the metrics and the report (one host only).
 
@@ -116,16 +122,21 @@ def finish_job(
         timings: seconds per phase so far (``evaluate`` is added).
         predictor: what the evaluation predicts with (the model when omitted; a multi-host
             job passes the predictions its hosts made and gathered).
+        checkpoints: the job fingerprint and checkpoint notes, for the report.
     """
     model, data = fitted
     started = time.monotonic()
     paths: SageMakerPaths = environment.paths
-    manifest = save_model(model, paths.model_dir)
-    evaluation = task.evaluate(predictor or model, data, paths.output_data_dir, manifest)
-    writer.write_all(evaluation.metrics)
-    write_metrics(paths.output_data_dir, evaluation.metrics)
-    timings["evaluate"] = time.monotonic() - started
-    write_report(paths.output_data_dir, _report(environment, config, evaluation, timings))
+    with staged_model_dir(paths.model_dir) as staging:
+        manifest = save_model(model, staging)
+        evaluation = task.evaluate(predictor or model, data, paths.output_data_dir, manifest)
+        writer.write_all(evaluation.metrics)
+        write_metrics(paths.output_data_dir, evaluation.metrics)
+        timings["evaluate"] = time.monotonic() - started
+        report = _report(environment, config, evaluation, timings)
+        report["checkpoints"] = checkpoints or {}
+        write_report(paths.output_data_dir, report)
+        publish(staging, paths.model_dir)
     logger.info("training finished: model in %s", paths.model_dir)
 
 
@@ -168,6 +179,7 @@ def run_job(
         "job config %s; %s config %s", config.job, config.job.model_type, config.family_config
     )
     train, validation = _channels(environment)
+    fingerprint = job_fingerprint(config, [c for c in (train, validation) if c is not None])
     task = task_for(config.job.model_type)
     data = task.prepare(config.job, train, validation)
     prepared = time.monotonic()
@@ -178,10 +190,12 @@ def run_job(
         checkpoint_every=config.job.checkpoint_every,
         on_metric=writer,
         should_stop=stop,
+        fingerprint=fingerprint,
     )
     model = _fit(config, data, hooks)
     timings = {"prepare": prepared - started, "fit": time.monotonic() - prepared}
-    finish_job(environment, config, task, (model, data), writer, timings)
+    checkpoints = {"fingerprint": fingerprint, "notes": hooks.notes}
+    finish_job(environment, config, task, (model, data), writer, timings, checkpoints=checkpoints)
 
 
 def main(

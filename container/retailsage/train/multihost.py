@@ -40,7 +40,7 @@ from retailsage.core.collective import (
     global_sum,
     is_root,
 )
-from retailsage.core.errors import DataError
+from retailsage.core.errors import DataError, UserError
 from retailsage.data.sources import discover_files
 from retailsage.features.gap import ORDER_DATE, TARGET
 from retailsage.features.protocols import default_cutoff, temporal_holdout
@@ -59,6 +59,8 @@ logger = logging.getLogger(__name__)
 
 ENGINES: dict[str, str] = {"xgboost": "rabit", "lstm": "torch"}
 """Model types that train over several hosts -> the collective engine they train in."""
+ORDER_GAP = "order_gap"
+"""The gap target multi-host jobs train (one row per order; see docs/training.md)."""
 MEAN_GAP = "mean_gap"
 """The evaluation column the customer-mean baseline reads (``evaluation.metrics``)."""
 _NS_PER_S = 10**9
@@ -136,9 +138,8 @@ def _split(
         span = pd.Series(pd.to_datetime([first, last], unit="s"), name=ORDER_DATE).to_frame()
         cutoff = default_cutoff(span) if cutoff is None else cutoff
         end = pd.Timestamp(int(last), unit="s")
-    split = temporal_holdout(
-        rows, job.eval_protocol, cutoff, job.horizon_days, end=end, require_rows=False
-    )
+    protocol = getattr(job, "protocol", job.eval_protocol)  # the protocol the target implies
+    split = temporal_holdout(rows, protocol, cutoff, job.horizon_days, end=end, require_rows=False)
     description = {
         "holdout": "temporal",
         "protocol": split.protocol,
@@ -315,6 +316,13 @@ def run_multi_host(
         TrainingInterrupted: SIGTERM on any host.
     """
     started = time.monotonic()
+    target = getattr(config.job, "gap_target", ORDER_GAP)
+    if target != ORDER_GAP:  # the as-of target's snapshots are not reduced over hosts yet
+        raise UserError(
+            f"multi-host training supports the {ORDER_GAP!r} target, the job's is {target!r}; "
+            f"set the hyperparameter target={ORDER_GAP} (eval_protocol p1 or p2cap) or train "
+            "on one instance (InstanceCount=1)"
+        )
     logger.info(
         "multi-host %s job: host %s of %s",
         config.job.model_type,

@@ -17,6 +17,7 @@ from typing import Any
 from flask import Flask, Response, json, request
 
 from retailsage.core.errors import BadInput, PayloadTooLarge
+from retailsage.serve import metrics
 from retailsage.serve.codecs import CSV, encode, request_type, response_type
 from retailsage.serve.errors import register_error_handlers
 from retailsage.serve.fast_csv import FastCsvScorer
@@ -141,6 +142,7 @@ def create_app(model_dir: Path | None = None, settings: ServeSettings | None = N
     register_error_handlers(app)
     _add_routes(app, predictor, settings)
     app.wsgi_app = _nodelay(app.wsgi_app)  # type: ignore[method-assign,assignment]
+    metrics.install(app)  # GET /metrics + request counts/latency (retailsage.serve.metrics)
     logger.info(
         "model %s loaded from %s; inputs: %s",
         predictor.model.name,
@@ -189,8 +191,10 @@ def _add_routes(app: Flask, predictor: Predictor, settings: ServeSettings) -> No
         if fast_csv is not None and kind == CSV and accept == CSV and not explain:
             fast = fast_csv.score(body)  # None: not for the fast path, decode in full below
             if fast is not None:
+                metrics.record_rows(fast.count(b"\n"))
                 return Response(fast, status=200, mimetype=CSV)
         out = score(body, kind, predictor, explain=explain, emit_errors=emit_errors)
+        metrics.record_rows(len(out))
         columns = (
             predictor.csv_columns(out) if accept == "text/csv" else predictor.output_columns(out)
         )

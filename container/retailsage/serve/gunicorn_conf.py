@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from retailsage.serve import gunicorn_errors
+from retailsage.serve import metrics as _metrics
 from retailsage.serve.settings import ServeSettings
 
 if TYPE_CHECKING:
@@ -59,6 +60,12 @@ logging.basicConfig(
     level=loglevel.upper(),
     format="%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s",
 )
+
+
+# Prometheus multiprocess mode: one temp dir per server, dead workers marked, removed at exit.
+on_starting = _metrics.start_server
+child_exit = _metrics.worker_exited
+on_exit = _metrics.stop_server
 
 
 def when_ready(server: Arbiter) -> None:

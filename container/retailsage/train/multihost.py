@@ -369,4 +369,5 @@ def run_multi_host(
         timings,
         predictor=cast(ModelFamily, GatheredPredictions()),
         checkpoints={"fingerprint": fingerprint, "notes": hooks.notes},
+        reference_rows=data.train,  # this host's rows: the drift reference is a distribution
     )

@@ -20,8 +20,11 @@ import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+import pandas as pd
+
 from retailsage.core.errors import DataError
 from retailsage.core.paths import SageMakerPaths
+from retailsage.evaluation.drift import write_reference
 from retailsage.models.artifacts import save_model
 from retailsage.models.base import ModelFamily, TrainingHooks, TrainingInterrupted
 from retailsage.train.channels import ChannelData, inspect_channel
@@ -110,6 +113,7 @@ def finish_job(
     timings: dict[str, float],
     predictor: ModelFamily | None = None,
     checkpoints: dict[str, Any] | None = None,
+    reference_rows: pd.DataFrame | None = None,
 ) -> None:
     """Save the model, evaluate it and write the metrics and the report (one host only).
 
@@ -123,12 +127,17 @@ def finish_job(
         predictor: what the evaluation predicts with (the model when omitted; a multi-host
             job passes the predictions its hosts made and gathered).
         checkpoints: the job fingerprint and checkpoint notes, for the report.
+        reference_rows: the rows the drift reference is taken from (``data.train`` when
+            omitted; a multi-host job passes the first host's own training rows).
     """
     model, data = fitted
     started = time.monotonic()
     paths: SageMakerPaths = environment.paths
     with staged_model_dir(paths.model_dir) as staging:
         manifest = save_model(model, staging)
+        # the input distribution the model was fitted on, for PSI drift checks of scored batches
+        reference = data.train if reference_rows is None else reference_rows
+        manifest = write_reference(staging, reference, model.input_columns)
         evaluation = task.evaluate(predictor or model, data, paths.output_data_dir, manifest)
         writer.write_all(evaluation.metrics)
         write_metrics(paths.output_data_dir, evaluation.metrics)

@@ -30,7 +30,7 @@ class Recorder:
         self.metrics: dict[str, float] = {}
         self.outputs: list[Path] = []
 
-    def on_metric(self, job_name: str, name: str, value: float) -> None:
+    def on_metric(self, job_name: str, name: str, value: float, step: int | None = None) -> None:
         self.metrics[name] = value
 
     def on_training_output(self, job_name: str, output_data_dir: Path) -> None:

@@ -33,6 +33,7 @@ from retailsage.train.config import ResolvedConfig, resolve_config
 from retailsage.train.environment import TrainingEnvironment, read_environment
 from retailsage.train.failure import exit_code_for, write_failure
 from retailsage.train.fingerprint import job_fingerprint
+from retailsage.train.gate import gate_metrics
 from retailsage.train.metrics import MetricWriter
 from retailsage.train.multihost import MultiHostSteps, run_multi_host, supports_multi_host
 from retailsage.train.publish import publish, staged_model_dir
@@ -139,6 +140,7 @@ def finish_job(
         reference = data.train if reference_rows is None else reference_rows
         manifest = write_reference(staging, reference, model.input_columns)
         evaluation = task.evaluate(predictor or model, data, paths.output_data_dir, manifest)
+        evaluation.metrics.update(gate_metrics(evaluation.metrics))
         writer.write_all(evaluation.metrics)
         write_metrics(paths.output_data_dir, evaluation.metrics)
         timings["evaluate"] = time.monotonic() - started

@@ -11,7 +11,7 @@ import pytest
 from retailsage.core.errors import BadInput, DataError, HyperparameterError
 from retailsage.core.hyperparameters import parse_hyperparameters
 from retailsage.models.artifacts import load_model, save_model
-from retailsage.models.pca_kmeans import PcaKmeansAnomaly, PcaKmeansConfig
+from retailsage.models.pca_kmeans import TABLE_CLIP_SIGMA, PcaKmeansAnomaly, PcaKmeansConfig
 from retailsage.models.pca_kmeans_math import cluster_counts
 
 
@@ -144,3 +144,19 @@ def test_size_hyperparameters_are_validated(raw: dict[str, str], message: str) -
         parse_hyperparameters(PcaKmeansConfig, raw)
     parsed = parse_hyperparameters(PcaKmeansConfig, {"small_cluster_share": "0.25"})
     assert parsed.small_cluster_share == 0.25
+
+
+def test_clip_sigma_defaults_by_input_mode(transactions: pd.DataFrame, tmp_path: Path) -> None:
+    table = _table().drop(columns=["sku"])
+    as_table = PcaKmeansAnomaly(PcaKmeansConfig(n_init=1, n_clusters=3)).fit(table)
+    lines = PcaKmeansAnomaly(PcaKmeansConfig(n_init=1, n_clusters=3)).fit(transactions)
+    unclipped = PcaKmeansAnomaly(PcaKmeansConfig(n_init=1, n_clusters=3, clip_sigma=0)).fit(table)
+    assert as_table.projection_ is not None and as_table.projection_.clip == TABLE_CLIP_SIGMA
+    assert lines.projection_ is not None and lines.projection_.clip == 0.0
+    assert unclipped.projection_ is not None and unclipped.projection_.clip == 0.0
+    far = table.iloc[[0, 0]].assign(c=[50.0, 500.0])  # beyond the clip: same scaled value
+    scores = as_table.predict(far)["anomaly_score"].to_numpy()
+    assert scores[0] == pytest.approx(scores[1])
+    save_model(as_table, tmp_path)
+    reloaded = load_model(tmp_path)
+    pd.testing.assert_frame_equal(reloaded.predict(table), as_table.predict(table))

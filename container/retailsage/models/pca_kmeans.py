@@ -23,12 +23,14 @@ import pandas as pd
 from retailsage.core.errors import ArtifactError, DataError, NotFittedError
 from retailsage.core.hyperparameters import check_range
 from retailsage.models.base import TrainingHooks
-from retailsage.models.pca_kmeans_inputs import AnomalyInputs
+from retailsage.models.pca_kmeans_inputs import TABLE, AnomalyInputs
 from retailsage.models.pca_kmeans_math import ProjectionModel, fit_projection
 
 MODEL_FILE = "model.npz"
 Score = Literal["centroid_distance", "full_distance", "cluster_normalized"]
 Scaling = Literal["standard", "robust"]
+TABLE_CLIP_SIGMA = 3.0
+"""The clipping bound ``clip_sigma=None`` resolves to for a generic numeric table."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,10 @@ class PcaKmeansConfig:
         scaling: ``standard`` (mean/std) or ``robust`` (median/IQR, std as fallback).
         clip_sigma: scaled values are clipped to ``+-clip_sigma`` before the PCA (fit and
             score), so one rare or heavy-tailed column cannot dominate the distance; 0 disables.
+            ``None`` (default) picks by input mode: :data:`TABLE_CLIP_SIGMA` for a numeric
+            table, 0 for transaction lines, whose featurizer already bounds its relative
+            inputs and where the size of an extreme value (a x50 quantity, an off-hours
+            timestamp) is the signal.
         n_init: KMeans restarts.
         id_column: a column passed through to the output and never used as a feature.
         seed: random seed of PCA and KMeans.
@@ -68,7 +74,7 @@ class PcaKmeansConfig:
     contamination: float = 0.02
     score: Score = "full_distance"
     scaling: Scaling = "standard"
-    clip_sigma: float = 3.0
+    clip_sigma: float | None = None
     n_init: int = 3
     id_column: str | None = None
     seed: int = 0
@@ -128,7 +134,7 @@ class PcaKmeansAnomaly:
             raise DataError("anomaly training data is empty")
         inputs = AnomalyInputs.learn(train, id_column=self.config.id_column)
         features = inputs.features(train, error=DataError)
-        self.projection_ = fit_projection(features, self.config)
+        self.projection_ = fit_projection(features, self.config, clip=self._clip(inputs))
         self.inputs_ = inputs
         return self
 
@@ -175,6 +181,7 @@ class PcaKmeansAnomaly:
             "feature_spec": inputs.to_dict(),
             "threshold": projection.threshold,
             "score": projection.score_kind,
+            "clip": projection.clip,
             "model_file": MODEL_FILE,
         }
 
@@ -205,7 +212,7 @@ class PcaKmeansAnomaly:
             loaded,
             threshold=float(manifest["threshold"]),
             score_kind=str(manifest["score"]),
-            clip=float(model.config.clip_sigma),
+            clip=float(manifest["clip"]),
         )
         model.inputs_ = AnomalyInputs.from_dict(manifest["feature_spec"])
         return model
@@ -231,6 +238,12 @@ class PcaKmeansAnomaly:
         """Raw columns ``predict`` needs (the transaction schema, or the table's columns)."""
         inputs, _ = self._fitted()
         return inputs.input_columns
+
+    def _clip(self, inputs: AnomalyInputs) -> float:
+        """The clipping bound for this input mode (``clip_sigma``, or the mode's default)."""
+        if self.config.clip_sigma is not None:
+            return float(self.config.clip_sigma)
+        return TABLE_CLIP_SIGMA if inputs.mode == TABLE else 0.0
 
     def _fitted(self) -> tuple[AnomalyInputs, ProjectionModel]:
         """Return the learned state or raise NotFittedError."""

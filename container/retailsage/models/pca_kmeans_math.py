@@ -171,7 +171,7 @@ class ProjectionModel:
             arrays: name -> array as loaded from ``model.npz``.
             threshold: the stored threshold.
             score_kind: the stored score definition.
-            clip: the stored clipping bound (the config's ``clip_sigma``).
+            clip: the stored clipping bound (the resolved ``clip_sigma``).
 
         Returns:
             The model.
@@ -208,12 +208,13 @@ def large_clusters(labels: np.ndarray, k: int, share: float) -> np.ndarray:
     return np.asarray(large)
 
 
-def fit_projection(features: np.ndarray, config: Any) -> ProjectionModel:
+def fit_projection(features: np.ndarray, config: Any, *, clip: float = 0.0) -> ProjectionModel:
     """Fit scaler, PCA and one KMeans per cluster count, then the scales and threshold.
 
     Args:
         features: ``[n, f]`` finite float matrix.
         config: a :class:`~retailsage.models.pca_kmeans.PcaKmeansConfig`.
+        clip: the resolved bound scaled values are clipped to (0: none).
 
     Returns:
         The fitted projection model.
@@ -225,7 +226,6 @@ def fit_projection(features: np.ndarray, config: Any) -> ProjectionModel:
     if n_rows < 2:
         raise DataError(f"anomaly training needs at least 2 rows, got {n_rows}")
     center, scale = _scaling(features, config.scaling)
-    clip = float(config.clip_sigma)
     scaled = (features - center) / scale
     if clip > 0:
         scaled = np.clip(scaled, -clip, clip)

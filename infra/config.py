@@ -95,6 +95,9 @@ class TrainingConfig:
         max_runtime_seconds: ``StoppingCondition.MaxRuntimeInSeconds``.
         use_spot: managed spot training (then ``max_wait_seconds`` and checkpoints apply).
         max_wait_seconds: ``StoppingCondition.MaxWaitTimeInSeconds`` (>= max runtime).
+        network_isolation: ``EnableNetworkIsolation``: the training container gets no network
+            access (SageMaker still stages channels, checkpoints and the model via S3); the
+            image needs none, so it is on by default.
     """
 
     instance_type: str = "ml.m5.xlarge"
@@ -103,6 +106,7 @@ class TrainingConfig:
     max_runtime_seconds: int = 3600
     use_spot: bool = True
     max_wait_seconds: int = 7200
+    network_isolation: bool = True
 
     def __post_init__(self) -> None:
         """Validate counts and the spot timing rule SageMaker enforces."""

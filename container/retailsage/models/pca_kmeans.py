@@ -29,7 +29,7 @@ from retailsage.models.pca_kmeans_math import ProjectionModel, fit_projection
 MODEL_FILE = "model.npz"
 Score = Literal["centroid_distance", "full_distance", "cluster_normalized"]
 Scaling = Literal["standard", "robust"]
-TABLE_CLIP_SIGMA = 3.0
+TABLE_CLIP_SIGMA = 2.0
 """The clipping bound ``clip_sigma=None`` resolves to for a generic numeric table."""
 
 

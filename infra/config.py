@@ -281,6 +281,8 @@ class AppConfig:
         runs_prefix: where each run's channels, scoring rows and predictions go.
         models_prefix: training output (``model.tar.gz``).
         checkpoints_prefix: spot-training checkpoints.
+        adhoc_prefix: output and checkpoints of ad-hoc training jobs (the ad-hoc role's only
+            writable prefix; it also reads ``raw_prefix``).
         scoring_object_rows: target rows per scoring object (more objects than instances are
             written when the data is large, so no instance idles and objects stay small).
         log_retention_days: retention of the state machine's log group.
@@ -301,6 +303,7 @@ class AppConfig:
     runs_prefix: str = "runs/"
     models_prefix: str = "models/"
     checkpoints_prefix: str = "checkpoints/"
+    adhoc_prefix: str = "adhoc/"
     scoring_object_rows: int = 50_000
     log_retention_days: int = 90
 
@@ -312,7 +315,13 @@ class AppConfig:
             )
         if not re.match(r"^\d{12}$", self.account):
             raise ValueError(f"account {self.account!r} is not a 12-digit AWS account id")
-        for name in ("raw_prefix", "runs_prefix", "models_prefix", "checkpoints_prefix"):
+        for name in (
+            "raw_prefix",
+            "runs_prefix",
+            "models_prefix",
+            "checkpoints_prefix",
+            "adhoc_prefix",
+        ):
             value = getattr(self, name)
             if not re.match(r"^[a-z0-9][a-z0-9/_-]*/$", value):
                 raise ValueError(f"{name} {value!r} must be a relative key prefix ending in '/'")

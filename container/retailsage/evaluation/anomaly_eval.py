@@ -225,7 +225,13 @@ def evaluate_anomaly(
     results["injected"]["over_seeds"] = _over_seeds(model, test, train, seeds)
     if out_dir is not None and model.projection_ is not None:
         scores = model.predict(natural.lines)["anomaly_score"].to_numpy()
-        plots = write_anomaly_plots(scores, model.projection_.threshold, out_dir)
+        plots = write_anomaly_plots(
+            scores,
+            model.projection_.threshold,
+            out_dir,
+            labels=natural.labels,
+            protocol=f"test set ({natural.mode} labels)",
+        )
         results["plots"] = [str(p) for p in plots]
     return results
 

@@ -54,7 +54,12 @@ def evaluate_gap(
     y_pred = model.predict(split.test)["predicted_gap_days"].to_numpy(dtype=np.float64)
     if split.horizon_days is not None:
         y_pred = np.minimum(y_pred, float(split.horizon_days))
-    plots = write_gap_plots(y_true, y_pred, out_dir) if out_dir is not None else []
+    protocol = split.protocol + (f" H={split.horizon_days} days" if split.horizon_days else "")
+    plots = (
+        write_gap_plots(y_true, y_pred, out_dir, model=model_type, protocol=protocol)
+        if out_dir is not None
+        else []
+    )
     return {
         "task": "gap",
         "model_type": model_type,

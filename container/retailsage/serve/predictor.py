@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from retailsage.core.errors import AlgorithmError, BadInput
+from retailsage.data.dates import DATE_RANGE_TEXT, LATEST_DATE_EXCLUSIVE
 from retailsage.data.schema import TRANSACTION_COLUMNS
 from retailsage.models.artifacts import load_model, read_manifest
 from retailsage.models.base import ModelFamily
@@ -145,10 +146,24 @@ class Predictor:
 
     @staticmethod
     def _add_next_purchase_date(frame: pd.DataFrame, out: pd.DataFrame) -> None:
-        """Add ``predicted_next_purchase_date`` = last order (or as-of) date + predicted gap."""
+        """Add ``predicted_next_purchase_date`` = last order (or as-of) date + predicted gap.
+
+        Raises:
+            BadInput: the date would fall after 2261 (naming the row).
+        """
         anchor_column = ORDER_DATE if ORDER_DATE in frame.columns else AS_OF_DATE
         if anchor_column not in frame.columns:
             return
         anchor = pd.to_datetime(frame[anchor_column]).reset_index(drop=True)
-        days = pd.to_timedelta(np.round(out[GAP_OUTPUT].to_numpy(dtype=np.float64)), unit="D")
+        rounded = np.round(out[GAP_OUTPUT].to_numpy(dtype=np.float64))
+        headroom = ((LATEST_DATE_EXCLUSIVE - anchor) / pd.Timedelta(days=1)).to_numpy()
+        with np.errstate(invalid="ignore"):
+            beyond = np.flatnonzero(rounded >= headroom)
+        if beyond.size:
+            row = int(beyond[0])
+            raise BadInput(
+                f"row {row + 1}: {anchor_column} {anchor.iat[row]:%Y-%m-%d} plus the predicted "
+                f"{rounded[row]:.0f} days is after the supported {DATE_RANGE_TEXT}"
+            )
+        days = pd.to_timedelta(rounded, unit="D")
         out[NEXT_PURCHASE_DATE] = (anchor + days).dt.strftime("%Y-%m-%d")

@@ -19,7 +19,7 @@ import pandas as pd
 from retailsage.data.cleaning import clean_transactions
 from retailsage.data.loader import load_transactions
 from retailsage.evaluation.metrics import gap_baselines, gap_metrics
-from retailsage.evaluation.plots import write_gap_plots
+from retailsage.evaluation.plots import describe_protocol, write_gap_plots
 from retailsage.features.gap import (
     GAP_FEATURE_COLUMNS,
     NEXT_ORDER_DATE,
@@ -130,7 +130,13 @@ class GapTask:
         for name, values in baselines.items():
             short = BASELINE_NAMES.get(name, name)
             metrics.update({f"baseline:{short}:{k}": float(v) for k, v in values.items()})
-        plots = write_gap_plots(y_true, y_pred, output_dir)
+        plots = write_gap_plots(
+            y_true,
+            y_pred,
+            output_dir,
+            model=str(manifest.get("family", "")),
+            protocol=describe_protocol(data.description),
+        )
         report = {
             **data.description,
             "train_rows": len(data.train),

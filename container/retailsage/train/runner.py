@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 from retailsage.core.errors import DataError
 from retailsage.core.paths import SageMakerPaths
+from retailsage.evaluation.drift import write_reference
 from retailsage.models.artifacts import save_model
 from retailsage.models.base import ModelFamily, TrainingHooks, TrainingInterrupted
 from retailsage.train.channels import ChannelData, inspect_channel
@@ -140,6 +141,8 @@ def run_job(environment: TrainingEnvironment, stop: StopFlag, writer: MetricWrit
     paths: SageMakerPaths = environment.paths
     with staged_model_dir(paths.model_dir) as staging:
         manifest = save_model(model, staging)
+        # the input distribution the model was fitted on, for PSI drift checks of scored batches
+        manifest = write_reference(staging, data.train, model.input_columns)
         evaluation = task.evaluate(model, data, paths.output_data_dir, manifest)
         writer.write_all(evaluation.metrics)
         write_metrics(paths.output_data_dir, evaluation.metrics)

@@ -24,6 +24,11 @@ class ResourceNames:
     region: str
 
     @property
+    def model_package_group(self) -> str:
+        """SageMaker Model Registry group of the accepted models."""
+        return f"{self.prefix}-models"
+
+    @property
     def data_bucket(self) -> str:
         """Globally unique data bucket name."""
         return f"{self.prefix}-data-{self.account}-{self.region}"

@@ -110,6 +110,7 @@ class PipelineStack(cdk.Stack):
             write_function=self.write_function.function,
             failure_topic=self.failure_topic,
             data_bucket=bucket,
+            predictions_table=table,
             targets=SageMakerTargets(
                 image_uri=config.image.uri,
                 role_arn=self.sagemaker_role.role_arn,
@@ -251,6 +252,7 @@ class PipelineStack(cdk.Stack):
             self,
             name_prefix=config.names.job_prefix,
             sagemaker_role_arn=self.sagemaker_role.role_arn,
+            model_package_group=config.names.model_package_group,
         ):
             machine.add_to_role_policy(statement)
         # Publishing to the KMS-encrypted topic needs the key explicitly (contract D19).
@@ -299,6 +301,13 @@ class PipelineStack(cdk.Stack):
                 "SageMaker names are derived per execution at run time; every name the "
                 "pipeline creates starts with the deployment prefix.",
             )
+        acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:{self.region}:"
+            f"{self.account}:model-package/{names.model_package_group}/*]",
+            "Model package versions are numbered by SageMaker at registration; the grant is "
+            "limited to the versions of this deployment's one model package group.",
+        )
         machine = logical_id(self.state_machine)
         execution = (
             f"arn:<AWS::Partition>:states:{self.region}:{self.account}:execution:"

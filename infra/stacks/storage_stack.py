@@ -1,5 +1,6 @@
-"""Stateful resources: the data bucket (with its access-log bucket) and the predictions table.
+"""Stateful resources: the data bucket, the predictions table, the Model Registry group.
 
+The data bucket has its own access-log bucket; the group holds one version per accepted model.
 Kept in their own stack with ``RETAIN`` removal policies, so the pipeline stack can be destroyed
 and redeployed without losing raw data, models or predictions.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from infra.config import AppConfig
@@ -26,6 +28,7 @@ class StorageStack(cdk.Stack):
     Attributes:
         data_bucket: raw files, run channels, predictions, models and checkpoints.
         predictions_table: one item per customer (and transaction, for anomaly runs) per run.
+        model_package_group: the Model Registry group (one version per accepted model).
     """
 
     def __init__(self, scope: Construct, id_: str, *, config: AppConfig, **kwargs: object) -> None:
@@ -79,6 +82,14 @@ class StorageStack(cdk.Stack):
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
+        self.model_package_group = sagemaker.CfnModelPackageGroup(
+            self,
+            "ModelPackageGroup",
+            model_package_group_name=names.model_package_group,
+            model_package_group_description="retailsage models that passed the quality gate",
+        )
+        self.model_package_group.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+        cdk.CfnOutput(self, "ModelPackageGroupName", value=names.model_package_group)
         cdk.CfnOutput(self, "DataBucketName", value=self.data_bucket.bucket_name)
         cdk.CfnOutput(self, "PredictionsTableName", value=self.predictions_table.table_name)
 

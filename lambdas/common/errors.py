@@ -22,7 +22,17 @@ class ThrottledWrites(Exception):
     """DynamoDB kept items unprocessed after every backoff; safe to retry (idempotent puts)."""
 
 
+class TransientWriteError(Exception):
+    """S3 or DynamoDB failed transiently (5xx, timeout, lost connection); safe to retry."""
+
+
+class WriteFailed(Exception):
+    """DynamoDB refused the write for a reason a retry cannot fix (validation, access denied)."""
+
+
 NO_NEW_DATA = NoNewData.__name__
 INVALID_INPUT = InvalidInput.__name__
 INVALID_PREDICTIONS = InvalidPredictions.__name__
 THROTTLED_WRITES = ThrottledWrites.__name__
+TRANSIENT_WRITE_ERROR = TransientWriteError.__name__
+WRITE_FAILED = WriteFailed.__name__

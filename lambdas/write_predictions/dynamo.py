@@ -8,9 +8,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
-from lambdas.common.errors import ThrottledWrites
+from lambdas.common.errors import ThrottledWrites, TransientWriteError, WriteFailed
 
 BATCH_SIZE = 25
 """BatchWriteItem accepts at most 25 put requests per call."""
@@ -23,6 +23,48 @@ THROTTLING_CODES = frozenset(
         "InternalServerError",
     }
 )
+
+TRANSIENT_CODES = frozenset(
+    {
+        "ServiceUnavailable",
+        "InternalFailure",
+        "InternalError",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "SlowDown",
+        "TransactionInProgressException",
+    }
+)
+"""Error codes worth retrying the whole Map item for (besides throttling)."""
+
+
+def named_error(exc: Exception, action: str) -> Exception:
+    """Map an AWS SDK error to the named error the state machine retries or fails on.
+
+    Args:
+        exc: the SDK exception.
+        action: what was being done (for the message).
+
+    Returns:
+        :class:`TransientWriteError` for 5xx/timeout/connection failures (the Map item is
+        retried), :class:`ThrottledWrites` for throttling, :class:`WriteFailed` for the rest
+        (a retry cannot fix them; the run stays unpublished).
+    """
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        message = f"{action}: {code}: {error.get('Message', exc)}"
+        if code in THROTTLING_CODES:
+            return ThrottledWrites(message)
+        if code in TRANSIENT_CODES or status >= 500:
+            return TransientWriteError(message)
+        return WriteFailed(message)
+    if isinstance(exc, ConnectionError | HTTPClientError):
+        return TransientWriteError(f"{action}: {type(exc).__name__}: {exc}")
+    if isinstance(exc, BotoCoreError):
+        return WriteFailed(f"{action}: {type(exc).__name__}: {exc}")
+    return exc
 
 
 def put_requests(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -75,6 +117,8 @@ def batch_write(
 
     Raises:
         ThrottledWrites: a batch still had unprocessed items after ``max_attempts`` calls.
+        TransientWriteError: a 5xx, timeout or connection failure (retry the object).
+        WriteFailed: DynamoDB refused the batch for another reason.
     """
     requests = put_requests(items)
     for start in range(0, len(requests), BATCH_SIZE):
@@ -96,9 +140,11 @@ def _write_once(client: Any, table: str, pending: list[dict[str, Any]]) -> list[
     """Send one BatchWriteItem call; return the requests still to write."""
     try:
         response = client.batch_write_item(RequestItems={table: pending})
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in THROTTLING_CODES:
+    except (ClientError, BotoCoreError) as exc:
+        if isinstance(exc, ClientError) and (
+            exc.response.get("Error", {}).get("Code") in THROTTLING_CODES
+        ):
             return pending
-        raise
+        raise named_error(exc, f"BatchWriteItem on {table}") from exc
     unprocessed: list[dict[str, Any]] = response.get("UnprocessedItems", {}).get(table, [])
     return unprocessed

@@ -30,6 +30,14 @@ PARTITION_KEY = "customer_id"
 SORT_KEY = "prediction_key"
 UNKNOWN_CUSTOMER = "unknown"
 """Partition key of anomaly lines without a customer (guest checkouts keep their own items)."""
+RUN_MARKER_PARTITION = "_run"
+"""Partition key of the run markers: one item per run (sort key = run name), written by the
+state machine's "Publish Run" state once every object is written; readers take a run as
+complete only when its marker says so (no customer id is ``_run``)."""
+RUN_STATUS = "run_status"
+"""The marker's status attribute."""
+RUN_STATUS_COMPLETE = "complete"
+"""The marker status of a fully written run."""
 _CONTEXT_COLUMNS = ("as_of_date", "InvoiceNo", "StockCode", "InvoiceDate")
 
 

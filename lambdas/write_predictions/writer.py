@@ -7,10 +7,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from lambdas.common.errors import InvalidPredictions
 from lambdas.common.events import WritePredictionsEvent, WritePredictionsResult
 from lambdas.common.settings import WriteSettings
-from lambdas.write_predictions.dynamo import batch_write
+from lambdas.write_predictions.dynamo import batch_write, named_error
 from lambdas.write_predictions.records import to_items
 
 logger = logging.getLogger(__name__)
@@ -40,8 +42,14 @@ def write_predictions(
         InvalidPredictions: more lines were rejected than ``event.max_rejected`` (nothing is
             written then), or the object is not JSON Lines.
         ThrottledWrites: DynamoDB kept throttling after every backoff.
+        TransientWriteError: S3 or DynamoDB failed transiently (the state machine retries the
+            object; puts are idempotent, so a retry never duplicates).
+        WriteFailed: DynamoDB refused a write for a reason a retry cannot fix.
     """
-    body: bytes = s3.get_object(Bucket=event.bucket, Key=event.key)["Body"].read()
+    try:
+        body: bytes = s3.get_object(Bucket=event.bucket, Key=event.key)["Body"].read()
+    except (ClientError, BotoCoreError) as exc:
+        raise named_error(exc, f"GetObject s3://{event.bucket}/{event.key}") from exc
     batch = to_items(body, key=event.key, run_name=event.run_name, model_type=event.model_type)
     if batch.rejected > event.max_rejected:
         raise InvalidPredictions(

@@ -76,13 +76,31 @@ def test_sync_jobs_have_their_managed_rule_permissions(pipeline, of_type):
 
 
 def test_sagemaker_permissions_are_scoped_to_the_job_prefix(pipeline, of_type, config):
+    group = config.names.model_package_group
     for statement in state_machine_statements(pipeline, of_type):
         actions = as_list(statement["Action"])
-        if any(a.startswith("sagemaker:") for a in actions):
+        if actions == ["sagemaker:CreateModelPackage"]:
+            rendered = [json.dumps(r) for r in as_list(statement["Resource"])]
+            assert sorted(r.rsplit(":", 1)[-1] for r in rendered) == [
+                f'model-package-group/{group}"]]}}',
+                f'model-package/{group}/*"]]}}',
+            ], statement
+        elif any(a.startswith("sagemaker:") for a in actions):
             for resource in as_list(statement["Resource"]):
                 assert json.dumps(resource).endswith(f'/{config.names.job_prefix}-*"]]}}'), (
                     statement
                 )
+
+
+def test_only_the_register_state_may_create_model_packages(pipeline, of_type):
+    creators = [
+        statement
+        for statement in state_machine_statements(pipeline, of_type)
+        if "sagemaker:CreateModelPackage" in as_list(statement["Action"])
+    ]
+    assert len(creators) == 1
+    assert as_list(creators[0]["Action"]) == ["sagemaker:CreateModelPackage"]
+    assert "Condition" not in creators[0] or creators[0]["Condition"]
 
 
 def test_no_unjustified_wildcard_resources(synth, of_type):

@@ -113,7 +113,7 @@ def test_training_job_parameters(asl, config):
     assert definitions[:-1] == METRIC_DEFINITIONS
     assert definitions[-1] == {
         "Name": GATE_METRIC,
-        "Regex": r"(?:train:anomaly_rate|validation:mae)=(\S+?);",
+        "Regex": r"(?:validation:improvement_over_best_baseline)=(\S+?);",
     }
     assert len(definitions) <= 40
     assert params["AlgorithmSpecification"]["TrainingImage"] == config.image.uri
@@ -180,12 +180,14 @@ def test_batch_transform_splits_json_lines_and_joins_input(asl, config):
 
 @pytest.mark.parametrize("model_type", ["xgboost", "lstm", "pca_kmeans"])
 def test_quality_gate_compares_the_gate_value_with_the_input_threshold(asl, model_type):
-    operator = "NumericLessThanEqualsPath"
+    # the gate value is the improvement over the best same-run baseline; the input's
+    # quality_threshold is the margin it must reach
+    operator = "NumericGreaterThanEqualsPath"
     gate = asl["States"][states.QUALITY_GATE]
     assert gate["Default"] == states.MODEL_REJECTED
     rule = next(c for c in gate["Choices"] if c["And"][0]["StringEquals"] == model_type)
     variable = "$.training.gate_value[0]"
-    assert rule["Next"] == states.CREATE_MODEL
+    assert rule["Next"] == states.REGISTER_MODEL
     assert rule["And"][1] == {"Variable": variable, "IsPresent": True}
     assert rule["And"][2] == {"Variable": variable, operator: "$.extract.quality_threshold"}
 
@@ -201,6 +203,56 @@ def test_write_predictions_is_a_distributed_map_over_the_transform_output(asl, c
     assert write["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
     inner = write["ItemProcessor"]["States"][states.WRITE_PREDICTION_OBJECT]
     assert inner["Parameters"]["FunctionName"] == "${WritePredictionsFunction.Arn}"
-    assert ["ThrottledWrites"] in [r["ErrorEquals"] for r in inner["Retry"]]
+    assert ["ThrottledWrites", "TransientWriteError"] in [r["ErrorEquals"] for r in inner["Retry"]]
+    assert write["Next"] == states.PUBLISH_RUN
     assert write["ItemSelector"]["key.$"] == "$$.Map.Item.Value.Key"
     assert write["MaxConcurrency"] == config.lambdas.write_concurrency
+
+
+def test_accepted_model_is_registered_approved_in_the_group_before_it_scores(asl, config):
+    register = asl["States"][states.REGISTER_MODEL]
+    assert register["Resource"] == "arn:${AWS::Partition}:states:::sagemaker:createModelPackage"
+    params = register["Parameters"]
+    assert params["ModelPackageGroupName"] == config.names.model_package_group
+    assert params["ModelApprovalStatus"] == config.registry.approval_status == "Approved"
+    container = params["InferenceSpecification"]["Containers"][0]
+    assert container == {
+        "Image": config.image.uri,
+        "ModelDataUrl.$": "$.training.model_artifacts",
+    }
+    assert register["ResultSelector"] == {"model_package_arn.$": "$.ModelPackageArn"}
+    assert register["Next"] == states.CREATE_MODEL
+    assert register["Catch"][0]["Next"] == states.NOTIFY_FAILURE
+
+
+def test_rejected_model_is_never_registered_and_writes_nothing(asl):
+    # the rejected branch ends at once: no package version, no transform, no items, no
+    # marker; the latest approved version and the last published run keep serving
+    rejected = asl["States"][states.MODEL_REJECTED]
+    assert rejected["Type"] == "Succeed"
+    gate = asl["States"][states.QUALITY_GATE]
+    assert {choice["Next"] for choice in gate["Choices"]} == {states.REGISTER_MODEL}
+    sources = [
+        name
+        for name, state in asl["States"].items()
+        if state.get("Next") == states.REGISTER_MODEL
+        or states.REGISTER_MODEL in {c.get("Next") for c in state.get("Choices", [])}
+    ]
+    assert sources == [states.QUALITY_GATE]
+
+
+def test_publish_run_marks_the_run_complete_after_every_object_is_written(asl, config):
+    publish = asl["States"][states.PUBLISH_RUN]
+    assert publish["Resource"] == "arn:${AWS::Partition}:states:::dynamodb:putItem"
+    item = publish["Parameters"]["Item"]
+    assert item["customer_id"] == {"S": "_run"}
+    assert item["prediction_key"] == {"S.$": "$.extract.run_name"}
+    assert item["run_status"] == {"S": "complete"}
+    assert publish["Parameters"]["TableName"] == config.names.predictions_table
+    assert publish["ResultPath"] is None
+    assert publish["Next"] == states.PIPELINE_SUCCEEDED
+    assert publish["Catch"][0]["Next"] == states.NOTIFY_FAILURE
+    assert any(
+        "DynamoDB.ProvisionedThroughputExceededException" in r["ErrorEquals"]
+        for r in publish["Retry"]
+    )

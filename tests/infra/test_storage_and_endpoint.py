@@ -55,6 +55,21 @@ def test_predictions_table_keys_and_recovery(storage, of_type, config):
     assert props["BillingMode"] == "PAY_PER_REQUEST"
 
 
+def test_model_package_group_is_retained_and_named_for_the_register_state(storage, of_type, config):
+    (group,) = of_type(storage, "AWS::SageMaker::ModelPackageGroup").values()
+    assert group["Properties"]["ModelPackageGroupName"] == config.names.model_package_group
+    assert group["DeletionPolicy"] == group["UpdateReplacePolicy"] == "Retain"
+
+
+def test_registry_approval_status_is_validated():
+    from infra.config import RegistryConfig
+
+    assert RegistryConfig().approval_status == "Approved"
+    assert RegistryConfig("PendingManualApproval").approval_status == "PendingManualApproval"
+    with pytest.raises(ValueError, match="approval_status"):
+        RegistryConfig("Rejected")
+
+
 def test_endpoint_serves_the_chosen_artifact_with_health_check_timeout(endpoint, of_type, config):
     (model,) = of_type(endpoint, "AWS::SageMaker::Model").values()
     container = model["Properties"]["PrimaryContainer"]

@@ -2,11 +2,19 @@ import json
 from decimal import Decimal
 
 import pytest
-from lambdas.common.errors import InvalidInput, InvalidPredictions, ThrottledWrites
+from botocore.exceptions import ClientError, EndpointConnectionError
+from lambdas.common.errors import (
+    InvalidInput,
+    InvalidPredictions,
+    ThrottledWrites,
+    TransientWriteError,
+    WriteFailed,
+)
 from lambdas.common.events import WritePredictionsEvent
 from lambdas.common.settings import WriteSettings
 from lambdas.write_predictions.dynamo import batch_write
 from lambdas.write_predictions.handler import lambda_handler
+from lambdas.write_predictions.records import RUN_MARKER_PARTITION
 from lambdas.write_predictions.writer import write_predictions
 
 BUCKET = "retailsage-test-data-123456789012-us-east-1"
@@ -171,3 +179,79 @@ def test_batch_write_gives_up_with_named_error(aws):
     rows = [{"customer_id": str(i), "prediction_key": "r", "v": Decimal("1.5")} for i in range(3)]
     with pytest.raises(ThrottledWrites, match="unprocessed"):
         batch_write(throttling, TABLE, rows, max_attempts=3, sleep=lambda _: None)
+
+
+class FailingClient:
+    """A DynamoDB client whose BatchWriteItem fails with one error after ``ok_calls`` calls."""
+
+    def __init__(self, client, error, ok_calls=0):
+        self.client, self.error, self.ok_calls, self.calls = client, error, ok_calls, 0
+
+    def batch_write_item(self, RequestItems):  # noqa: N803 - boto3's parameter name
+        self.calls += 1
+        if self.calls > self.ok_calls:
+            raise self.error
+        return self.client.batch_write_item(RequestItems=RequestItems)
+
+
+def client_error(code, status):
+    return ClientError(
+        {
+            "Error": {"Code": code, "Message": "boom"},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        },
+        "BatchWriteItem",
+    )
+
+
+@pytest.mark.parametrize(
+    ("error", "named"),
+    [
+        (client_error("ServiceUnavailable", 503), TransientWriteError),
+        (client_error("InternalFailure", 500), TransientWriteError),
+        (client_error("SomethingNew", 502), TransientWriteError),
+        (EndpointConnectionError(endpoint_url="https://dynamodb"), TransientWriteError),
+        (client_error("ValidationException", 400), WriteFailed),
+        (client_error("AccessDeniedException", 400), WriteFailed),
+    ],
+)
+def test_write_failure_is_named_transient_or_final(aws, error, named):
+    put(aws, gap_lines(n=60))
+    failing = FailingClient(aws["dynamodb"], error, ok_calls=1)
+    with pytest.raises(named):
+        write_predictions(
+            WritePredictionsEvent(**event()), WriteSettings(TABLE), aws["s3"], failing
+        )
+    # the first batch landed: a partial run, which only the missing marker tells apart
+    assert len(items(aws)) == 25
+
+
+def test_transient_failure_then_retry_writes_every_item_once(aws):
+    # what the Map item's Retry on TransientWriteError does: the object is written again
+    put(aws, gap_lines(n=60))
+    failing = FailingClient(aws["dynamodb"], client_error("ServiceUnavailable", 503), ok_calls=1)
+    with pytest.raises(TransientWriteError):
+        write_predictions(
+            WritePredictionsEvent(**event()), WriteSettings(TABLE), aws["s3"], failing
+        )
+    result = write_predictions(
+        WritePredictionsEvent(**event()), WriteSettings(TABLE), aws["s3"], aws["dynamodb"]
+    )
+    assert result.written == 60
+    assert len(items(aws)) == 60
+
+
+def test_missing_transform_object_is_a_final_named_error(aws):
+    with pytest.raises(WriteFailed, match="GetObject"):
+        write_predictions(
+            WritePredictionsEvent(**event()), WriteSettings(TABLE), aws["s3"], aws["dynamodb"]
+        )
+
+
+def test_items_carry_the_run_and_never_use_the_marker_partition(aws, lambda_context):
+    put(aws, gap_lines())
+    lambda_handler(event(), lambda_context)
+    for item in items(aws):
+        assert item["run_name"] == {"S": "run-1"}
+        assert item["prediction_key"]["S"].split("#")[0] == "run-1"
+        assert item["customer_id"]["S"] != RUN_MARKER_PARTITION

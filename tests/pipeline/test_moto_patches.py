@@ -378,3 +378,16 @@ def test_distributed_map_fails_when_an_item_fails(
     else:
         assert described["status"] == "SUCCEEDED"
         assert [item["Payload"]["rows"] for item in json.loads(described["output"])] == [3, 3]
+
+
+def test_stored_items_reads_the_moto_internals_it_expects() -> None:
+    # stored_items / stored_item_count read moto's table storage (not a patch, same pin)
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+    from moto.dynamodb.models.table import Table
+
+    assert "get_table" in dir(type(dynamodb_backends["123456789012"]["us-east-1"]))
+    assert "items" in inspect.getsource(Table.__init__)
+    item_init = inspect.getsource(Item.__init__)
+    assert "self.attrs" in item_init and "self.range_key" in item_init
+    assert callable(DynamoType.to_json)

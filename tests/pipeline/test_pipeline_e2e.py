@@ -6,18 +6,24 @@ data with tiny hyperparameters, and the failure paths run on the same deployment
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import math
 from collections.abc import Iterator
 from typing import Any
 
+import pandas as pd
 import pytest
+from lambdas.common.errors import WriteFailed
+from lambdas.write_predictions.records import RUN_MARKER_PARTITION
 
 from retailsage.models.registry import MODEL_TYPES
 from retailsage.pipeline import states
+from retailsage.pipeline.cli import show_command
 from retailsage.pipeline.run import LocalPipeline, RunOptions
 from retailsage.pipeline.summary import RunSummary
+from retailsage.train.gate import IMPROVEMENT_METRIC as IMPROVEMENT
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("local-pipeline")]
 
@@ -36,12 +42,19 @@ PREDICTION = {
 }
 
 
+ACCEPT_ALL = -1000.0
+"""A gate margin every tiny model passes (the gate itself is tested with a real margin below)."""
+REJECT_ALL = 1.5
+"""A margin no model reaches: the improvement over the best baseline is at most 1."""
+
+
 def _options(model_type: str, **overrides: Any) -> RunOptions:
     values: dict[str, Any] = {
         "model_type": model_type,
         "rows": ROWS[model_type],
         "hyperparameters": TINY[model_type],
         "run_id": f"e2e-{model_type.replace('_', '-')}",
+        "quality_threshold": ACCEPT_ALL,
     }
     values.update(overrides)
     return RunOptions(**values)
@@ -63,6 +76,8 @@ def runs(pipeline: LocalPipeline) -> dict[str, RunSummary]:
 def items_by_run(pipeline: LocalPipeline, runs: dict[str, RunSummary]) -> dict[str, list[Any]]:
     grouped: dict[str, list[Any]] = {}
     for item in pipeline.scan_items():  # one scan (moto's is slow) shared by the family tests
+        if item["customer_id"]["S"] == RUN_MARKER_PARTITION:
+            continue  # the runs' completion markers
         grouped.setdefault(item["prediction_key"]["S"].split("#")[0], []).append(item)
     return grouped
 
@@ -146,14 +161,117 @@ def test_lambda_failure_carries_the_exception_name(
 def test_model_below_the_quality_threshold_is_rejected(
     pipeline: LocalPipeline, runs: dict[str, RunSummary]
 ) -> None:
-    summary = pipeline.execute(_options("xgboost", run_id="e2e-rejected", quality_threshold=0.0))
+    before = _packages(pipeline)
+    summary = pipeline.execute(
+        _options("xgboost", run_id="e2e-rejected", quality_threshold=REJECT_ALL)
+    )
     assert summary.last_state == states.MODEL_REJECTED
     assert summary.metrics["validation:mae"] is not None
     assert summary.metrics["validation:mae"] > 0.0
+    assert summary.metrics[IMPROVEMENT] < REJECT_ALL
     assert summary.rows_scored == 0
-    assert states.CREATE_MODEL not in [t.name for t in summary.timings]
+    names = [t.name for t in summary.timings]
+    assert states.REGISTER_MODEL not in names and states.CREATE_MODEL not in names
     assert any(line.startswith("  model rejected: ") for line in summary.lines())
-    assert summary.quality_threshold == 0.0
+    assert summary.quality_threshold == REJECT_ALL
+    # nothing registered: the latest approved version is still the previous accepted model's
+    assert _packages(pipeline) == before
+    assert summary.predictions is not None and summary.predictions.rows == 0
+
+
+def _packages(pipeline: LocalPipeline) -> list[dict[str, Any]]:
+    import boto3
+
+    client = boto3.client("sagemaker", region_name=pipeline.account.region)
+    group = pipeline._deployment().config.names.model_package_group
+    return list(
+        client.list_model_packages(ModelPackageGroupName=group, SortBy="CreationTime")[
+            "ModelPackageSummaryList"
+        ]
+    )
+
+
+def test_gate_metric_is_the_improvement_over_the_best_same_run_baseline(
+    runs: dict[str, RunSummary],
+) -> None:
+    for model_type in ("xgboost", "lstm"):
+        metrics = runs[model_type].metrics
+        best = min(
+            v for k, v in metrics.items() if k.startswith("baseline:") and k.endswith(":mae")
+        )
+        assert metrics[IMPROVEMENT] == pytest.approx(1 - metrics["validation:mae"] / best, rel=1e-4)
+        assert metrics["retailsage:quality_gate"] == pytest.approx(metrics[IMPROVEMENT], rel=1e-5)
+    anomaly = runs["pca_kmeans"].metrics
+    auc = anomaly["validation:injected_roc_auc"]
+    assert 0.5 < auc <= 1.0
+    assert anomaly[IMPROVEMENT] == pytest.approx(2 * auc - 1, rel=1e-4)
+
+
+def test_accepted_models_are_registered_approved_in_the_group(
+    pipeline: LocalPipeline, runs: dict[str, RunSummary]
+) -> None:
+    packages = _packages(pipeline)
+    assert len(packages) >= len(MODEL_TYPES)
+    assert {p["ModelApprovalStatus"] for p in packages} == {"Approved"}
+    registered = {runs[m].output["registry"]["model_package_arn"] for m in MODEL_TYPES}
+    assert registered <= {p["ModelPackageArn"] for p in packages}
+
+
+@pytest.mark.parametrize("model_type", MODEL_TYPES)
+def test_predictions_are_exported_complete_and_shown(
+    runs: dict[str, RunSummary], model_type: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    summary = runs[model_type]
+    export = summary.predictions
+    assert export is not None and export.complete
+    assert export.rows == summary.items_written
+    frame = pd.read_parquet(export.parquet)
+    assert len(frame) == len(pd.read_csv(export.csv)) == summary.items_written
+    assert frame[PREDICTION[model_type]].notna().all()
+    assert any(line.strip().startswith("predictions:") for line in summary.lines())
+    runs_dir = export.parquet.parent.parent
+    assert show_command(argparse.Namespace(run_id=summary.run_id, rows=3, runs_dir=runs_dir)) == 0
+    assert f"{export.rows:,} predictions" in capsys.readouterr().out
+
+
+def test_run_marker_is_written_last_and_only_for_complete_runs(
+    pipeline: LocalPipeline, runs: dict[str, RunSummary]
+) -> None:
+    markers = [i for i in pipeline.scan_items() if i["customer_id"]["S"] == RUN_MARKER_PARTITION]
+    published = {m["prediction_key"]["S"] for m in markers}
+    for model_type in MODEL_TYPES:
+        assert runs[model_type].output["extract"]["run_name"] in published
+    assert all(m["run_status"] == {"S": "complete"} for m in markers)
+
+
+def test_write_failure_leaves_an_unpublished_partial_run(
+    pipeline: LocalPipeline,
+    runs: dict[str, RunSummary],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import lambdas.write_predictions.writer as writer
+
+    calls = []
+    real = writer.batch_write
+
+    def fail_second_object(*args: Any, **kwargs: Any) -> int:
+        calls.append(1)
+        if len(calls) == 2:
+            raise WriteFailed("ValidationException: injected on the second object")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(writer, "batch_write", fail_second_object)
+    summary = pipeline.execute(_options("xgboost", run_id="e2e-partial"))
+    assert summary.status == "FAILED"
+    assert states.PUBLISH_RUN not in [t.name for t in summary.timings]
+    export = summary.predictions
+    assert export is not None and 0 < export.rows < summary.rows_scored
+    assert not export.complete
+    assert any("INCOMPLETE run" in line for line in summary.lines())
+    runs_dir = export.parquet.parent.parent
+    assert show_command(argparse.Namespace(run_id="e2e-partial", rows=3, runs_dir=runs_dir)) == 1
+    assert "INCOMPLETE" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("model_type", MODEL_TYPES)

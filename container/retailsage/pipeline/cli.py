@@ -1,4 +1,8 @@
-"""``retailsage pipeline run``: the deployed state machine, end to end on this machine."""
+"""``retailsage pipeline run`` (the state machine, run locally) and ``pipeline show``.
+
+``run`` executes the deployed state machine end to end on this machine; ``show`` prints a run's
+exported predictions, or the list of runs.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from retailsage.models.registry import MODEL_TYPES
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``pipeline`` command and its ``run`` sub-command.
+    """Add the ``pipeline`` command and its ``run`` and ``show`` sub-commands.
 
     Args:
         subparsers: the top-level parser's sub-command set.
@@ -39,6 +43,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("--run-id", help="execution name (default: time and model type)")
     run.add_argument("--runs-dir", type=Path, default=Path("runs"), help="local report root")
     run.set_defaults(func=run_command)
+    show = actions.add_parser(
+        "show",
+        help="print a run's exported predictions (or list the runs)",
+        description="Read runs/<RUN_ID>/predictions.parquet, written after each `pipeline run` "
+        "from the items the run wrote to the predictions table. Without RUN_ID, list the runs. "
+        "A run that was not published complete is reported as incomplete and not shown.",
+    )
+    show.add_argument("run_id", nargs="?", metavar="RUN_ID", help="the run (execution name)")
+    show.add_argument("--rows", type=int, default=20, help="rows to print (default 20)")
+    show.add_argument("--runs-dir", type=Path, default=Path("runs"), help="local report root")
+    show.set_defaults(func=show_command)
 
 
 def _hyperparameters(items: list[str]) -> dict[str, str]:
@@ -90,3 +105,42 @@ def run_command(args: argparse.Namespace) -> int:
     for line in summary.lines():
         print(line)
     return 0 if summary.succeeded else 1
+
+
+def show_command(args: argparse.Namespace) -> int:
+    """Print a run's predictions, or list the runs with an export.
+
+    Args:
+        args: the parsed ``pipeline show`` arguments.
+
+    Returns:
+        0 when shown, 1 for an incomplete run (its rows are not shown), 2 for an unknown run.
+    """
+    from retailsage.pipeline.export import list_runs, preview_lines, read_run
+
+    if args.run_id is None:
+        runs = list_runs(args.runs_dir)
+        if not runs:
+            print(f"no runs with exported predictions in {args.runs_dir}")
+        width = max((len(run.run_id) for run in runs), default=0)
+        for run in runs:
+            print(f"{run.run_id:<{width}}  {run.describe()}")
+        return 0
+    try:
+        run = read_run(args.runs_dir, args.run_id)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not run.complete:
+        print(
+            f"run {run.run_id}: {run.describe()}: it was never published (no completion "
+            "marker), so its items are not shown; the last complete run still stands"
+        )
+        return 1
+    frame = run.frame()
+    print(f"run {run.run_id}: {run.rows:,} predictions ({run.run_dir / 'predictions.parquet'})")
+    for line in preview_lines(frame, max(0, args.rows)):
+        print(line)
+    if len(frame) > args.rows:
+        print(f"... {len(frame) - args.rows:,} more rows")
+    return 0

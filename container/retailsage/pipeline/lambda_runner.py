@@ -97,6 +97,7 @@ class LocalLambdaRunner:
         code: Mapping[str, LambdaCode],
         faults: FaultPlan,
         on_error: Callable[[str, str, str], None] | None = None,
+        on_start: Callable[[str], None] | None = None,
     ) -> None:
         """Record where each function's code is.
 
@@ -106,7 +107,11 @@ class LocalLambdaRunner:
                 instead of running (the ``--inject-failure`` demonstration).
             on_error: called with (function name, error type, message) for every failed
                 invocation; inside a Distributed Map the engine's history does not show them.
+            on_start: called with the function name before each invocation (the progress
+                printer catches up on the execution's history, so the handler's log lines
+                appear under the state that invoked it).
         """
+        self._on_start = on_start
         self._code = dict(code)
         self._faults = faults
         self._on_error = on_error
@@ -126,6 +131,8 @@ class LocalLambdaRunner:
             name as ``error_type``.
         """
         name = function.function_name
+        if self._on_start is not None:
+            self._on_start(name)
         context = LambdaContext(
             function_name=name,
             invoked_function_arn=function.function_arn,

@@ -89,6 +89,7 @@ class ResourceFactory:
             self._each(stack, "AWS::DynamoDB::Table", self._table)
             self._each(stack, "AWS::DynamoDB::GlobalTable", self._table)
             self._each(stack, "AWS::SNS::Topic", self._topic)
+            self._each(stack, "AWS::SageMaker::ModelPackageGroup", self._model_package_group)
         for stack in self._resolver.templates:
             self._each(stack, "AWS::Lambda::Function", self._function)
         for stack in self._resolver.templates:
@@ -146,6 +147,13 @@ class ResourceFactory:
     def _topic(self, stack: str, logical_id: str, props: dict[str, Any]) -> None:
         """Create an SNS topic (the failure notification target)."""
         self._client("sns").create_topic(Name=self._resolver.name(stack, logical_id))
+
+    def _model_package_group(self, stack: str, logical_id: str, props: dict[str, Any]) -> None:
+        """Create the Model Registry group the Register Model state adds versions to."""
+        self._client("sagemaker").create_model_package_group(
+            ModelPackageGroupName=props["ModelPackageGroupName"],
+            ModelPackageGroupDescription=props.get("ModelPackageGroupDescription", ""),
+        )
 
     def _function(self, stack: str, logical_id: str, props: dict[str, Any]) -> None:
         """Create a Lambda function from its asset directory, handler and environment."""

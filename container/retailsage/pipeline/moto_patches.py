@@ -13,6 +13,10 @@ the ``.sync`` SageMaker integrations the pipeline uses. These hooks fix that:
 6. a Distributed Map run fails when its failed items exceed the tolerated threshold, as in AWS
    (moto lets it succeed with ``null`` results).
 
+:func:`stored_items` is not a patch but reads moto's DynamoDB storage directly: every moto
+Scan/Query page sorts and walks the whole table, so paging through a 536k-item run costs
+minutes (``benchmarks/pipeline_export.py`` measures both).
+
 All of them touch private moto code, so the version is pinned and checked before patching.
 """
 
@@ -99,6 +103,55 @@ def check_moto_version() -> str:
             f"moto {MOTO_VERSION}; re-check the patched internals before changing the pin"
         )
     return installed
+
+
+def stored_items(
+    account_id: str, region: str, table_name: str, sort_key_prefix: str
+) -> Iterator[dict[str, dict[str, Any]]]:
+    """Yield the items of a moto table whose sort key starts with a prefix, in one pass.
+
+    What a full Scan returns, without moto's per-page cost (each Scan/Query page re-sorts the
+    whole table and skips to its start key). Items come in DynamoDB's attribute-value form.
+
+    Args:
+        account_id: the local account.
+        region: the region.
+        table_name: the table.
+        sort_key_prefix: keep items whose sort key (a string) starts with this.
+
+    Yields:
+        Items as ``{name: {"S": ...}}`` dicts.
+
+    Raises:
+        MotoVersionError: when the installed moto is not :data:`MOTO_VERSION`.
+    """
+    check_moto_version()
+    from moto.dynamodb.models import dynamodb_backends
+
+    table = dynamodb_backends[account_id][region].get_table(table_name)
+    for partition in list(table.items.values()):
+        for item in list(partition.values()) if isinstance(partition, dict) else [partition]:
+            key = item.range_key.value if item.range_key is not None else ""
+            if isinstance(key, str) and key.startswith(sort_key_prefix):
+                yield {name: value.to_json() for name, value in item.attrs.items()}
+
+
+def stored_item_count(account_id: str, region: str, table_name: str) -> int:
+    """Count a moto table's items without a Scan (``Select=COUNT`` pages are quadratic too).
+
+    Args:
+        account_id: the local account.
+        region: the region.
+        table_name: the table.
+
+    Returns:
+        The item count.
+    """
+    check_moto_version()
+    from moto.dynamodb.models import dynamodb_backends
+
+    table = dynamodb_backends[account_id][region].get_table(table_name)
+    return sum(len(p) if isinstance(p, dict) else 1 for p in list(table.items.values()))
 
 
 def json_safe(value: Any) -> Any:

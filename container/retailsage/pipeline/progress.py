@@ -43,6 +43,9 @@ class ProgressPrinter:
         training_output: the training job's ``output/data`` directory, once it finished.
         metric_interval_s: a metric's streamed value is shown at most this often.
         last_state: the last state entered.
+        catch_up: prints the execution's pending history events (the current run's
+            :meth:`ExecutionWatcher.poll`); called before a job or Lambda prints, so its lines
+            appear under the state that runs it. Never called while holding the printer lock.
     """
 
     stream: TextIO
@@ -54,6 +57,9 @@ class ProgressPrinter:
     metric_interval_s: float = 1.0
     _entered: dict[str, dt.datetime] = field(default_factory=dict)
     _shown: dict[str, float] = field(default_factory=dict)
+    catch_up: Callable[[], Any] | None = None
+    _steps: dict[str, int | None] = field(default_factory=dict)
+    _unshown: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reset(self) -> None:
@@ -66,6 +72,8 @@ class ProgressPrinter:
             self.last_state = None
             self._entered.clear()
             self._shown.clear()
+            self._steps.clear()
+            self._unshown.clear()
 
     def line(self, text: str) -> None:
         """Write one line and flush.
@@ -102,6 +110,19 @@ class ProgressPrinter:
             cause = readable_cause(details.get("cause"))
             self.line(f"   ! {details.get('error', 'error')}: {_short(cause)}")
 
+    def _catch_up(self) -> None:
+        """Print the history events not printed yet (see ``catch_up``)."""
+        if self.catch_up is not None:
+            self.catch_up()
+
+    def on_lambda_start(self, function: str) -> None:
+        """A Lambda invocation is about to run: show the state it runs in first.
+
+        Args:
+            function: the function name.
+        """
+        self._catch_up()
+
     def on_lambda_error(self, function: str, error_type: str, message: str) -> None:
         """Report a failed Lambda invocation (also those inside a Distributed Map).
 
@@ -112,21 +133,38 @@ class ProgressPrinter:
         """
         self.line(f"   ! Lambda {function} raised {error_type}: {_short(message)}")
 
-    def on_metric(self, job_name: str, name: str, value: float) -> None:
+    def on_metric(self, job_name: str, name: str, value: float, step: int | None = None) -> None:
         """Report a metric line streamed from the training job.
 
         Args:
             job_name: the training job.
             name: metric name.
             value: metric value.
+            step: the epoch/round of a per-iteration value; ``None`` for a final one.
         """
+        if not self.metrics:
+            self._catch_up()  # the first metric of the job: "-> Train Model" first
         self.metrics[name] = value
+        self._steps[name] = step
         now = time.monotonic()
         # per-iteration metrics arrive hundreds of times a second; show each at most once a
-        # second (the summary has the final values)
+        # second, and every metric's last value when the job ends (flush_metrics)
         if now - self._shown.get(name, -math.inf) >= self.metric_interval_s:
             self._shown[name] = now
-            self.line(f"   {name}={value:.6g}")
+            self._unshown.discard(name)
+            self.line(f"   {_metric_text(name, value, step)}")
+        else:
+            self._unshown.add(name)
+
+    def flush_metrics(self) -> None:
+        """Print the last value (and step) of every metric whose last value was not shown.
+
+        Called when the training job ends, so the last streamed line of each metric is its
+        final value, the one the summary reports.
+        """
+        for name in sorted(self._unshown):
+            self.line(f"   {_metric_text(name, self.metrics[name], self._steps.get(name))}")
+        self._unshown.clear()
 
     def on_training_output(self, job_name: str, output_data_dir: Path) -> None:
         """Remember where the training job's reports are.
@@ -135,6 +173,7 @@ class ProgressPrinter:
             job_name: the training job.
             output_data_dir: its ``output/data`` directory.
         """
+        self.flush_metrics()
         self.training_output = output_data_dir
 
     def on_rows_scored(self, job_name: str, rows: int) -> None:
@@ -144,10 +183,16 @@ class ProgressPrinter:
             job_name: the transform job.
             rows: records just written.
         """
+        self._catch_up()
         with self._lock:
             self.rows_scored += rows
             total = self.rows_scored
         self.line(f"   scored {rows:,} rows ({total:,} so far)")
+
+
+def _metric_text(name: str, value: float, step: int | None) -> str:
+    """``name=value`` plus `` (step n)`` for per-iteration values, `` (final)`` otherwise."""
+    return f"{name}={value:.6g} " + ("(final)" if step is None else f"(step {step})")
 
 
 def readable_cause(cause: str | None) -> str:
@@ -200,6 +245,44 @@ def history_events(sfn: Any, execution_arn: str) -> Iterator[dict[str, Any]]:
             return
 
 
+class ExecutionWatcher:
+    """Prints an execution's new history events; thread-safe.
+
+    Job and Lambda threads call :meth:`poll` before they print, so their lines appear under the
+    state that runs them.
+    """
+
+    def __init__(
+        self, sfn: Any, execution_arn: str, on_event: Callable[[dict[str, Any]], None]
+    ) -> None:
+        """Bind the watcher to one execution.
+
+        Args:
+            sfn: a boto3 Step Functions client.
+            execution_arn: the execution.
+            on_event: called once per event, in order.
+        """
+        self._sfn = sfn
+        self._arn = execution_arn
+        self._on_event = on_event
+        self._seen = 0
+        self._lock = threading.Lock()
+
+    def poll(self) -> dict[str, Any]:
+        """Pass every event not seen yet to ``on_event``.
+
+        Returns:
+            The ``DescribeExecution`` response read before the history.
+        """
+        with self._lock:
+            described: dict[str, Any] = self._sfn.describe_execution(executionArn=self._arn)
+            events = list(history_events(self._sfn, self._arn))
+            for event in events[self._seen :]:
+                self._on_event(event)
+            self._seen = len(events)
+            return described
+
+
 def watch_execution(
     sfn: Any,
     execution_arn: str,
@@ -207,6 +290,7 @@ def watch_execution(
     *,
     poll_s: float = 0.2,
     timeout_s: float = 3600.0,
+    watcher: ExecutionWatcher | None = None,
 ) -> dict[str, Any]:
     """Poll an execution until it ends, passing each new history event to ``on_event``.
 
@@ -216,6 +300,8 @@ def watch_execution(
         on_event: called once per event, in order.
         poll_s: seconds between polls.
         timeout_s: give up (and raise) after this long.
+        watcher: the watcher to poll (one shared with the job/Lambda threads); a new one on
+            ``sfn``, ``execution_arn`` and ``on_event`` when omitted.
 
     Returns:
         The final ``DescribeExecution`` response.
@@ -223,14 +309,10 @@ def watch_execution(
     Raises:
         TimeoutError: the execution did not end within ``timeout_s``.
     """
-    seen = 0
+    watcher = watcher or ExecutionWatcher(sfn, execution_arn, on_event)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
-        events = list(history_events(sfn, execution_arn))
-        for event in events[seen:]:
-            on_event(event)
-        seen = len(events)
+        described = watcher.poll()
         if described["status"] in _TERMINAL:
             return described
         time.sleep(poll_s)

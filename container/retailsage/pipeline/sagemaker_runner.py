@@ -30,6 +30,8 @@ from retailsage.train.metrics import METRIC_DEFINITIONS
 
 logger = logging.getLogger(__name__)
 
+_STEP = re.compile(r";\s+step=(\d+)")
+
 FAILURE_REASON_LIMIT = 1024
 """SageMaker surfaces the first 1,024 characters of ``/opt/ml/output/failure``."""
 
@@ -37,8 +39,8 @@ FAILURE_REASON_LIMIT = 1024
 class JobObserver(Protocol):
     """Receives what the local jobs report while they run (the progress printer)."""
 
-    def on_metric(self, job_name: str, name: str, value: float) -> None:
-        """A metric line from the training job's stdout."""
+    def on_metric(self, job_name: str, name: str, value: float, step: int | None = None) -> None:
+        """A metric line from the training job's stdout (``step``: its `` step=<n>``, if any)."""
         ...
 
     def on_training_output(self, job_name: str, output_data_dir: Path) -> None:
@@ -205,9 +207,15 @@ class TrainingRunner:
             try:
                 for line in process.stdout:
                     logger.debug("[%s] %s", job.training_job_name, line.rstrip())
+                    step = _STEP.search(line)
                     for name, value in parser.parse(line).items():
                         metrics[name] = value
-                        self._observer.on_metric(job.training_job_name, name, value)
+                        self._observer.on_metric(
+                            job.training_job_name,
+                            name,
+                            value,
+                            None if step is None else int(step.group(1)),
+                        )
                 return process.wait(), metrics
             finally:
                 self._processes.discard(process)

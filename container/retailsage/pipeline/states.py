@@ -7,9 +7,11 @@ NOTHING_TO_DO = "Nothing To Do"
 TRAIN_MODEL = "Train Model"
 QUALITY_GATE = "Quality Gate"
 MODEL_REJECTED = "Model Rejected"
+REGISTER_MODEL = "Register Model"
 CREATE_MODEL = "Create Model"
 BATCH_TRANSFORM = "Batch Transform"
 WRITE_PREDICTIONS = "Write Predictions"
+PUBLISH_RUN = "Publish Run"
 PIPELINE_SUCCEEDED = "Pipeline Succeeded"
 NOTIFY_FAILURE = "Notify Failure"
 PIPELINE_FAILED = "Pipeline Failed"
@@ -17,9 +19,11 @@ PIPELINE_FAILED = "Pipeline Failed"
 TASK_STATES: tuple[str, ...] = (
     EXTRACT_DATA,
     TRAIN_MODEL,
+    REGISTER_MODEL,
     CREATE_MODEL,
     BATCH_TRANSFORM,
     WRITE_PREDICTIONS,
+    PUBLISH_RUN,
 )
 """Every Task state; each has a Retry and a Catch to NOTIFY_FAILURE."""
 
@@ -27,9 +31,11 @@ HAPPY_PATH: tuple[str, ...] = (
     EXTRACT_DATA,
     TRAIN_MODEL,
     QUALITY_GATE,
+    REGISTER_MODEL,
     CREATE_MODEL,
     BATCH_TRANSFORM,
     WRITE_PREDICTIONS,
+    PUBLISH_RUN,
     PIPELINE_SUCCEEDED,
 )
 """The states a successful execution enters, in order."""

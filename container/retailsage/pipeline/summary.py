@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from retailsage.pipeline.export import ExportResult
 from retailsage.pipeline.progress import ProgressPrinter, StateTiming, readable_cause
 from retailsage.pipeline.states import MODEL_REJECTED
 
@@ -35,7 +36,8 @@ class RunSummary:
         timings: seconds per state, in order.
         wall_s: wall time of the execution, upload to summary.
         output: the execution output (succeeded executions).
-        quality_threshold: the gate threshold the execution ran with.
+        quality_threshold: the gate margin the execution ran with.
+        predictions: the run's predictions export (``runs/<id>/predictions.*``), if any.
         drift_lines: the input-drift check of the scored batch (``pipeline.drift_check``).
     """
 
@@ -53,6 +55,7 @@ class RunSummary:
     wall_s: float = 0.0
     output: dict[str, Any] | None = None
     quality_threshold: float | None = None
+    predictions: ExportResult | None = None
     drift_lines: tuple[str, ...] = ()
 
     @property
@@ -75,13 +78,15 @@ class RunSummary:
             gate = self.metrics.get(GATE_METRIC)
             shown = "n/a" if gate is None else f"{gate:.4g}"
             out.append(
-                f"  model rejected: {GATE_METRIC} = {shown} misses the threshold "
-                f"{self.quality_threshold}"
+                f"  model rejected: {GATE_METRIC} = {shown} (improvement over the best same-run "
+                f"baseline) misses the margin {self.quality_threshold}; not registered, the "
+                "previous approved model keeps serving"
             )
         out.append(f"  rows scored: {self.rows_scored:,}")
         out.append(
             f"  items written: {self.items_written:,} (table now holds {self.table_items:,})"
         )
+        out.extend(prediction_lines(self.predictions))
         out.extend(self.drift_lines)
         if self.report_dir is not None:
             out.append(f"  reports and plots: {self.report_dir}")
@@ -90,6 +95,26 @@ class RunSummary:
             share = 100 * timing.seconds / total
             out.append(f"  {timing.name:<20} {timing.seconds:7.1f} s {share:5.1f} %")
         return out
+
+
+def prediction_lines(export: ExportResult | None) -> list[str]:
+    """Where the run's predictions were exported, and their first rows.
+
+    Args:
+        export: the export, or ``None`` when there is none.
+
+    Returns:
+        Summary lines (none without an export or when it holds no rows).
+    """
+    if export is None or export.rows == 0:
+        return []
+    state = "complete run" if export.complete else "INCOMPLETE run: not published"
+    out = [
+        f"  predictions: {export.rows:,} rows ({state}) in {export.parquet} and .csv "
+        f"(exported in {export.seconds:.1f} s; `retailsage pipeline show {export.run_id}`)"
+    ]
+    out.extend(f"    {line}" for line in export.preview)
+    return out
 
 
 def _metric_lines(metrics: dict[str, float | None]) -> list[str]:
@@ -140,6 +165,7 @@ def summarize(
     table_items: int,
     wall_s: float,
     quality_threshold: float | None = None,
+    predictions: ExportResult | None = None,
 ) -> RunSummary:
     """Build the summary of a finished execution and copy its reports locally.
 
@@ -150,7 +176,8 @@ def summarize(
         report_dir: ``runs/<run id>/``; the training job's ``output/data`` is copied there.
         table_items: items in the predictions table now.
         wall_s: wall time of the run.
-        quality_threshold: the gate threshold of the execution input.
+        quality_threshold: the gate margin of the execution input.
+        predictions: the run's predictions export.
 
     Returns:
         The summary.
@@ -180,4 +207,5 @@ def summarize(
         wall_s=wall_s,
         output=output,
         quality_threshold=quality_threshold,
+        predictions=predictions,
     )

@@ -17,7 +17,9 @@ import pandas as pd
 from retailsage.core.errors import DataError
 from retailsage.data.cleaning import prepare_anomaly_lines
 from retailsage.data.loader import load_transactions
+from retailsage.data.schema import INVOICE_DATE, INVOICE_NO, QUANTITY, STOCK_CODE, UNIT_PRICE
 from retailsage.data.sources import LABEL_COLUMN
+from retailsage.evaluation.anomaly_eval import injected_test_set
 from retailsage.evaluation.metrics import anomaly_metrics
 from retailsage.evaluation.plots import describe_protocol, write_anomaly_plots
 from retailsage.models.base import ModelFamily
@@ -26,6 +28,48 @@ from retailsage.train.config import JobConfig
 from retailsage.train.tasks import Evaluation, PreparedData
 
 RANKING_METRICS = ("roc_auc", "average_precision")
+INJECTION_COLUMNS = (INVOICE_NO, STOCK_CODE, QUANTITY, UNIT_PRICE, INVOICE_DATE)
+INJECTION_RATE = 0.02
+"""Share of the clean evaluation lines corrupted for ``validation:injected_*``."""
+INJECTION_MAX_LINES = 100_000
+"""The injected evaluation uses at most this many evaluation lines (a seeded sample)."""
+RANDOM_RANKING_AUC = 0.5
+"""ROC AUC of a random ranking: the same-run baseline of the injected evaluation."""
+
+
+def injected_metrics(model: ModelFamily, lines: pd.DataFrame, *, seed: int = 0) -> dict[str, float]:
+    """Score the detector on errors injected into transaction lines (labels by construction).
+
+    The injection (``retailsage.evaluation.anomaly_eval.injected_test_set``: quantity x20-100,
+    price x10-100 or x0.01-0.1, off-hours timestamps) corrupts a seeded 2 % of the clean lines;
+    the detector must rank those above the untouched ones. Unlike ``train:anomaly_rate`` (equal
+    to ``contamination`` by construction) this measures the model, so the quality gate uses it.
+
+    Args:
+        model: the fitted detector.
+        lines: evaluation transaction lines (raw columns).
+        seed: seed of the sample and the injection.
+
+    Returns:
+        ``validation:injected_roc_auc``, ``validation:injected_average_precision`` and
+        ``baseline:random:injected_roc_auc``; empty when the rows are not transaction lines or
+        the injection leaves a single class.
+    """
+    if not set(INJECTION_COLUMNS) <= set(lines.columns):
+        return {}
+    if len(lines) > INJECTION_MAX_LINES:
+        lines = lines.sample(n=INJECTION_MAX_LINES, random_state=seed).sort_index()
+    labeled = injected_test_set(lines, rate=INJECTION_RATE, seed=seed)
+    labels = labeled.labels
+    if not 0 < int(labels.sum()) < len(labels):
+        return {}
+    scores = model.predict(labeled.lines)["anomaly_score"].to_numpy(dtype=np.float64)
+    ranking = anomaly_metrics(labels, scores)
+    return {
+        "validation:injected_roc_auc": float(ranking["roc_auc"]),
+        "validation:injected_average_precision": float(ranking["average_precision"]),
+        "baseline:random:injected_roc_auc": RANDOM_RANKING_AUC,
+    }
 
 
 def anomaly_rows(channel: ChannelData) -> tuple[pd.DataFrame, pd.Series | None]:
@@ -95,7 +139,8 @@ class AnomalyTask:
 
         Returns:
             ``validation:anomaly_rate``, ``train:anomaly_rate``, ``train:anomaly_threshold``
-            and, with labels, ``validation:roc_auc`` and ``validation:average_precision``.
+            and, with labels, ``validation:roc_auc`` and ``validation:average_precision``;
+            on transaction lines, ``validation:injected_*`` (see :func:`injected_metrics`).
         """
         scored = model.predict(data.evaluation)
         threshold = float(manifest["threshold"])
@@ -114,6 +159,7 @@ class AnomalyTask:
             ranking = anomaly_metrics(labels, scores)
             metrics.update({f"validation:{k}": float(ranking[k]) for k in RANKING_METRICS})
             counts = {k: int(ranking[k]) for k in ("positives", "negatives")}
+        metrics.update(injected_metrics(model, data.evaluation))
         plots = write_anomaly_plots(
             scores,
             threshold,

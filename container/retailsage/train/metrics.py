@@ -39,6 +39,12 @@ METRIC_NAMES: tuple[str, ...] = (
     "validation:anomaly_rate",
     "train:anomaly_rate",
     "train:anomaly_threshold",
+    # errors injected into the evaluation lines (pca_kmeans on transaction lines)
+    "validation:injected_roc_auc",
+    "validation:injected_average_precision",
+    "baseline:random:injected_roc_auc",
+    # the quality gate's metric (retailsage.train.gate), every family
+    "validation:improvement_over_best_baseline",
 )
 """Every metric name the job may print; each has one definition below."""
 

@@ -28,6 +28,7 @@ from retailsage.train.config import ResolvedConfig, resolve_config
 from retailsage.train.environment import TrainingEnvironment, read_environment
 from retailsage.train.failure import exit_code_for, write_failure
 from retailsage.train.fingerprint import job_fingerprint
+from retailsage.train.gate import gate_metrics
 from retailsage.train.metrics import MetricWriter
 from retailsage.train.publish import publish, staged_model_dir
 from retailsage.train.reports import json_metrics, write_metrics, write_report
@@ -144,6 +145,7 @@ def run_job(environment: TrainingEnvironment, stop: StopFlag, writer: MetricWrit
         # the input distribution the model was fitted on, for PSI drift checks of scored batches
         manifest = write_reference(staging, data.train, model.input_columns)
         evaluation = task.evaluate(model, data, paths.output_data_dir, manifest)
+        evaluation.metrics.update(gate_metrics(evaluation.metrics))
         writer.write_all(evaluation.metrics)
         write_metrics(paths.output_data_dir, evaluation.metrics)
         timings = {"prepare": prepared - started, "fit": fitted - prepared}

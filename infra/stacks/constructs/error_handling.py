@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_stepfunctions as sfn
-from lambdas.common.errors import THROTTLED_WRITES
+from lambdas.common.errors import THROTTLED_WRITES, TRANSIENT_WRITE_ERROR
 
 LAMBDA_TRANSIENT_ERRORS: tuple[str, ...] = (
     "Lambda.ClientExecutionTimeoutException",
@@ -43,11 +43,14 @@ def lambda_retry() -> sfn.RetryProps:
 def throttled_writes_retry() -> sfn.RetryProps:
     """Return the retrier for DynamoDB throttling that outlasted the Lambda's own backoff.
 
+    Also retries the object on transient S3/DynamoDB failures (5xx, timeouts, connections):
+    the Map item is written again from the start.
+
     Returns:
         10 s, x2 backoff, 3 attempts; safe because item keys are deterministic.
     """
     return sfn.RetryProps(
-        errors=[THROTTLED_WRITES],
+        errors=[THROTTLED_WRITES, TRANSIENT_WRITE_ERROR],
         interval=cdk.Duration.seconds(10),
         backoff_rate=2.0,
         max_attempts=3,
@@ -113,4 +116,29 @@ def apply_retry(
         backoff_rate=props.backoff_rate,
         max_attempts=props.max_attempts,
         jitter_strategy=props.jitter_strategy,
+    )
+
+
+DYNAMODB_TRANSIENT_ERRORS: tuple[str, ...] = (
+    "DynamoDB.ProvisionedThroughputExceededException",
+    "DynamoDB.RequestLimitExceeded",
+    "DynamoDB.ThrottlingException",
+    "DynamoDB.InternalServerErrorException",
+    "DynamoDB.AmazonDynamoDBException",
+)
+"""Throttling/service errors of the optimized DynamoDB integration (``Publish Run``)."""
+
+
+def dynamodb_retry() -> sfn.RetryProps:
+    """Return the retrier of the DynamoDB task states.
+
+    Returns:
+        2 s, x2 backoff, 5 attempts, full jitter, on throttling/service errors only.
+    """
+    return sfn.RetryProps(
+        errors=list(DYNAMODB_TRANSIENT_ERRORS),
+        interval=cdk.Duration.seconds(2),
+        backoff_rate=2.0,
+        max_attempts=5,
+        jitter_strategy=sfn.JitterType.FULL,
     )

@@ -1,15 +1,19 @@
 """The pipeline's states and transitions; names come from ``retailsage.pipeline.states``.
 
-Extract Data -> Train Model -> Quality Gate -> Create Model -> Batch Transform ->
-Write Predictions (Distributed Map over the ``*.out`` objects) -> Pipeline Succeeded.
-``NoNewData`` from the extract ends in "Nothing To Do"; a rejected model in "Model Rejected";
-every other failure goes through "Notify Failure" to "Pipeline Failed".
+Extract Data -> Train Model -> Quality Gate -> Register Model -> Create Model -> Batch Transform
+-> Write Predictions (Distributed Map over the ``*.out`` objects) -> Publish Run (the run's
+completion marker) -> Pipeline Succeeded. ``NoNewData`` from the extract ends in "Nothing To
+Do"; a model that does not beat the best same-run baseline by the margin in "Model Rejected"
+(never registered, so the previous approved version keeps serving); every other failure goes
+through "Notify Failure" to "Pipeline Failed" (a run that fails while writing is never
+published, so readers never take its items for a complete run).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
@@ -18,6 +22,13 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 from lambdas.common.errors import NO_NEW_DATA
 from lambdas.common.events import ExtractResult, WritePredictionsResult
+from lambdas.write_predictions.records import (
+    PARTITION_KEY,
+    RUN_MARKER_PARTITION,
+    RUN_STATUS,
+    RUN_STATUS_COMPLETE,
+    SORT_KEY,
+)
 
 from infra.config import AppConfig, QualityGateRule
 from infra.stacks.constructs import error_handling as eh
@@ -44,7 +55,8 @@ def gate_condition(rule: QualityGateRule) -> sfn.Condition:
         rule: the model type, its metric and direction.
 
     Returns:
-        model_type matches AND the gate value is present AND within the input's threshold.
+        model_type matches AND the gate value is present AND within the input's threshold
+        (for the default rules: the improvement over the best same-run baseline >= margin).
     """
     variable = "$.training.gate_value[0]"
     threshold = "$.extract.quality_threshold"
@@ -77,6 +89,7 @@ class PipelineDefinition(Construct):
         write_function: lambda_.IFunction,
         failure_topic: sns.ITopic,
         data_bucket: s3.IBucket,
+        predictions_table: dynamodb.ITable,
         targets: sm.SageMakerTargets,
         metric_definitions: Sequence[Mapping[str, str]],
     ) -> None:
@@ -90,6 +103,7 @@ class PipelineDefinition(Construct):
             write_function: the write-predictions Lambda.
             failure_topic: where failures are published.
             data_bucket: the data bucket (the Distributed Map lists the transform output there).
+            predictions_table: the predictions table (the run marker is written there).
             targets: image, SageMaker role and model output location.
             metric_definitions: the container's training metric definitions.
         """
@@ -112,6 +126,14 @@ class PipelineDefinition(Construct):
                 ],
             ),
         )
+        register = self._custom(
+            states.REGISTER_MODEL,
+            sm.register_model_state(
+                targets=targets,
+                group_name=config.names.model_package_group,
+                approval_status=config.registry.approval_status,
+            ),
+        )
         create_model = self._custom(
             states.CREATE_MODEL,
             sm.create_model_state(
@@ -132,24 +154,54 @@ class PipelineDefinition(Construct):
         write = self._write_predictions(
             write_function, data_bucket, config.lambdas.write_concurrency
         )
-        gate = sfn.Choice(self, states.QUALITY_GATE, comment="Final metric vs the input threshold.")
+        publish = self._publish_run(predictions_table)
+        gate = sfn.Choice(
+            self,
+            states.QUALITY_GATE,
+            comment="Improvement over the best same-run baseline vs the input margin.",
+        )
         rejected = sfn.Succeed(
             self,
             states.MODEL_REJECTED,
-            comment="The model missed the quality threshold; its metrics are in $.training.",
+            comment="The model did not beat the best same-run baseline by the margin; it is not "
+            "registered, so the previous approved version keeps serving. Metrics: $.training.",
         )
-        for task in (extract, write):
+        for task in (extract, write, publish):
             task.add_catch(failed, errors=[sfn.Errors.ALL], result_path=eh.ERROR_PATH)
-        for custom in (train, create_model, transform):
+        for custom in (train, register, create_model, transform):
             custom.add_catch(failed, errors=[sfn.Errors.ALL], result_path=eh.ERROR_PATH)
         for rule in config.gates:
-            gate.when(gate_condition(rule), create_model)
+            gate.when(gate_condition(rule), register)
         gate.otherwise(rejected)
+        register.next(create_model)
         create_model.next(transform)
         transform.next(write)
-        write.next(sfn.Succeed(self, states.PIPELINE_SUCCEEDED))
+        write.next(publish)
+        publish.next(sfn.Succeed(self, states.PIPELINE_SUCCEEDED))
         self.start: sfn.IChainable = extract.next(train).next(gate)
         self.first_state: sfn.State = extract
+
+    def _publish_run(self, table: dynamodb.ITable) -> tasks.DynamoPutItem:
+        """Return the task writing the run's completion marker once every object is written."""
+        text = tasks.DynamoAttributeValue.from_string
+        task = tasks.DynamoPutItem(
+            self,
+            states.PUBLISH_RUN,
+            comment="Mark the run complete: readers take only marked runs (no half runs).",
+            table=table,
+            item={
+                PARTITION_KEY: text(RUN_MARKER_PARTITION),
+                SORT_KEY: text(sfn.JsonPath.string_at("$.extract.run_name")),
+                RUN_STATUS: text(RUN_STATUS_COMPLETE),
+                "execution_name": text(sfn.JsonPath.execution_name),
+                "model_type": text(sfn.JsonPath.string_at("$.extract.model_type")),
+                "model_package_arn": text(sfn.JsonPath.string_at("$.registry.model_package_arn")),
+                "completed_at": text(sfn.JsonPath.string_at("$$.State.EnteredTime")),
+            },
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        eh.apply_retry(task, eh.dynamodb_retry())
+        return task
 
     def _failure_path(self, topic: sns.ITopic) -> sfn.State:
         """Return the single notify-then-fail path every Catch leads to."""

@@ -18,6 +18,8 @@ import aws_cdk as cdk
 from infra.config import TrainingConfig, TransformConfig
 
 CONTENT_TYPE = "application/jsonlines"
+SUPPORTED_CONTENT_TYPES = ("application/jsonlines", "application/json", "text/csv")
+"""What ``/invocations`` accepts and answers (the registered package declares them)."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,49 @@ def train_state(
             "metric_values.$": "$.FinalMetricDataList[*].Value",
         },
         "ResultPath": "$.training",
+    }
+
+
+def register_model_state(
+    *, targets: SageMakerTargets, group_name: str, approval_status: str
+) -> dict[str, Any]:
+    """Return the ASL of the registration task (``createModelPackage``, request-response).
+
+    A model that passed the gate becomes a new version in the Model Registry group, with the
+    configured approval status; the endpoint stack and any later consumer deploy from the latest
+    ``Approved`` version, so a rejected run (never registered) leaves the previous one serving.
+
+    Args:
+        targets: the image (the package's inference container).
+        group_name: the model package group.
+        approval_status: ``Approved`` or ``PendingManualApproval``.
+
+    Returns:
+        A Task state.
+    """
+    return {
+        "Type": "Task",
+        "Comment": "Register the accepted model as a new version of the model package group.",
+        "Resource": integration_arn("createModelPackage"),
+        "Parameters": {
+            "ModelPackageGroupName": group_name,
+            "ModelPackageDescription.$": "$.extract.run_name",
+            "ModelApprovalStatus": approval_status,
+            "InferenceSpecification": {
+                "Containers": [
+                    {"Image": targets.image_uri, "ModelDataUrl.$": "$.training.model_artifacts"}
+                ],
+                "SupportedContentTypes": list(SUPPORTED_CONTENT_TYPES),
+                "SupportedResponseMIMETypes": list(SUPPORTED_CONTENT_TYPES),
+            },
+            "CustomerMetadataProperties": {
+                "run_name.$": "$.extract.run_name",
+                "model_type.$": "$.extract.model_type",
+                "training_job.$": "$.training.job_name",
+            },
+        },
+        "ResultSelector": {"model_package_arn.$": "$.ModelPackageArn"},
+        "ResultPath": "$.registry",
     }
 
 

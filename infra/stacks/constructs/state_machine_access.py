@@ -14,9 +14,9 @@ MANAGED_RULES: tuple[str, ...] = (
 
 
 def sagemaker_task_statements(
-    scope: Construct, *, name_prefix: str, sagemaker_role_arn: str
+    scope: Construct, *, name_prefix: str, sagemaker_role_arn: str, model_package_group: str
 ) -> list[iam.PolicyStatement]:
-    """Return the statements the Train, Create Model and Batch Transform states need.
+    """Return the statements the Train, Register/Create Model and Batch Transform states need.
 
     Job and model names are ``<name_prefix>-...`` (the extract Lambda derives them from the
     execution name), so every SageMaker resource is scoped to that prefix.
@@ -25,6 +25,7 @@ def sagemaker_task_statements(
         scope: any construct of the stack (for ARN formatting).
         name_prefix: the prefix of every SageMaker name the pipeline creates.
         sagemaker_role_arn: the role the jobs run as (the only role that may be passed).
+        model_package_group: the Model Registry group (versions are registered only there).
 
     Returns:
         The policy statements.
@@ -61,6 +62,22 @@ def sagemaker_task_statements(
             resources=[transform],
         ),
         iam.PolicyStatement(sid="Models", actions=["sagemaker:CreateModel"], resources=[model]),
+        iam.PolicyStatement(
+            sid="RegisterModelPackages",
+            actions=["sagemaker:CreateModelPackage"],
+            resources=[
+                stack.format_arn(
+                    service="sagemaker",
+                    resource="model-package",
+                    resource_name=f"{model_package_group}/*",
+                ),
+                stack.format_arn(
+                    service="sagemaker",
+                    resource="model-package-group",
+                    resource_name=model_package_group,
+                ),
+            ],
+        ),
         iam.PolicyStatement(
             sid="JobTags", actions=["sagemaker:ListTags"], resources=[training, transform, model]
         ),

@@ -257,6 +257,17 @@ class XGBoostGap:
             index=frame.index,
         )
 
+    def predict_probability_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        """P(purchase within the horizon) from an encoded matrix (the serving fast path).
+
+        Args:
+            matrix: laid out as for :meth:`predict_matrix`.
+
+        Returns:
+            Probabilities as float64, one per row.
+        """
+        return np.asarray(self._probability().inplace_predict(matrix), dtype=np.float64)
+
     def _probability(self) -> xgb.Booster:
         """The probability booster, or NotFittedError."""
         if self.probability_ is None:

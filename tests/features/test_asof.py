@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -95,7 +97,7 @@ def test_rows_of_a_customer_subset_equal_the_full_run(random_lines: pd.DataFrame
 def test_snapshot_dates_step_back_and_respect_the_minimum_history() -> None:
     days = snapshot_dates(pd.Timestamp("2011-01-01"), pd.Timestamp("2011-04-01"), 14, 30)
     assert days[-1] == pd.Timestamp("2011-04-01") and days[0] >= pd.Timestamp("2011-01-31")
-    assert all((b - a).days == 14 for a, b in zip(days, days[1:], strict=False))
+    assert all((b - a).days == 14 for a, b in itertools.pairwise(days))
     with pytest.raises(DataError, match="history"):
         snapshot_dates(pd.Timestamp("2011-01-01"), pd.Timestamp("2011-01-10"))
 

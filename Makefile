@@ -11,7 +11,11 @@ EXTRAS := train,serve,infra,local,dev
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20,22
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 20,22,24,26
 
-.PHONY: run test lint typecheck venv test-image clean
+# The pinned CDK CLI (infra/package-lock.json) for `cdk synth` tests; reinstalled only when the
+# lock file changes (npm ci from the npm cache takes a few seconds).
+CDK_CLI := infra/node_modules/aws-cdk/package.json
+
+.PHONY: run test lint typecheck venv cdk-cli cdk-synth test-image clean
 
 $(STAMP): pyproject.toml container/requirements.txt $(NATIVE)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,12 +25,24 @@ $(STAMP): pyproject.toml container/requirements.txt $(NATIVE)
 
 venv: $(STAMP)
 
+$(CDK_CLI): infra/package.json infra/package-lock.json
+	npm ci --prefix infra --no-audit --no-fund --loglevel=error
+	touch $(CDK_CLI)
+
+cdk-cli: $(CDK_CLI)
+
+## `cdk synth` with the pinned CLI, offline (no notices, telemetry or version check).
+## Pass the context: make cdk-synth CONTEXT="-c retailsage:image_uri=... -c retailsage:account=..."
+cdk-synth: $(STAMP) $(CDK_CLI)
+	cd infra && PATH=$(CURDIR)/$(BIN):$$PATH CDK_DISABLE_CLI_TELEMETRY=true CDK_DISABLE_VERSION_CHECK=1 \
+		node_modules/.bin/cdk synth --no-notices $(CONTEXT)
+
 ## The main job: the deployed state machine, run end to end on this machine (no AWS, no Docker).
 run: $(STAMP)
 	$(BIN)/retailsage pipeline run $(ARGS)
 
 ## The default test run (CI calls this).
-test: $(STAMP)
+test: $(STAMP) $(CDK_CLI)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy container/retailsage lambdas infra
@@ -43,5 +59,5 @@ test-image: $(STAMP)
 	$(BIN)/python -m pytest -m image -p no:xdist tests/image
 
 clean:
-	rm -rf $(VENV) build cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build cdk.out infra/node_modules .pytest_cache .mypy_cache .ruff_cache
 	find container -name '*.so' -delete

@@ -3,7 +3,8 @@
 # Each mode is exec'd so that it becomes PID 1 and receives SIGTERM directly.
 #
 # `serve` started as root drops to the unprivileged account named by RETAILSAGE_SERVE_USER (the
-# image sets `retailsage`; empty keeps root). `train` keeps the caller's user: SageMaker mounts
+# image sets `retailsage`; empty keeps root), with no_new_privs set (setpriv --no-new-privs: no
+# setuid/setcap binary can regain privileges after the drop). `train` keeps the caller's user: SageMaker mounts
 # /opt/ml/model, output and checkpoints root-owned, so training runs as root (docs/image.md).
 set -euo pipefail
 
@@ -35,7 +36,7 @@ exec_serve() {
   fi
   IFS=: read -r _ _ uid gid _ home _ <<<"$entry"
   export HOME="$home" USER="$user"
-  exec setpriv --reuid="$uid" --regid="$gid" --init-groups --inh-caps=-all \
+  exec setpriv --reuid="$uid" --regid="$gid" --init-groups --inh-caps=-all --no-new-privs \
     -- "$program_dir/serve" "$@"
 }
 

@@ -95,6 +95,9 @@ class TrainingConfig:
         max_runtime_seconds: ``StoppingCondition.MaxRuntimeInSeconds``.
         use_spot: managed spot training (then ``max_wait_seconds`` and checkpoints apply).
         max_wait_seconds: ``StoppingCondition.MaxWaitTimeInSeconds`` (>= max runtime).
+        network_isolation: ``EnableNetworkIsolation``: the training container gets no network
+            access (SageMaker still stages channels, checkpoints and the model via S3); the
+            image needs none, so it is on by default.
     """
 
     instance_type: str = "ml.m5.xlarge"
@@ -103,6 +106,7 @@ class TrainingConfig:
     max_runtime_seconds: int = 3600
     use_spot: bool = True
     max_wait_seconds: int = 7200
+    network_isolation: bool = True
 
     def __post_init__(self) -> None:
         """Validate counts and the spot timing rule SageMaker enforces."""
@@ -277,6 +281,8 @@ class AppConfig:
         runs_prefix: where each run's channels, scoring rows and predictions go.
         models_prefix: training output (``model.tar.gz``).
         checkpoints_prefix: spot-training checkpoints.
+        adhoc_prefix: output and checkpoints of ad-hoc training jobs (the ad-hoc role's only
+            writable prefix; it also reads ``raw_prefix``).
         scoring_object_rows: target rows per scoring object (more objects than instances are
             written when the data is large, so no instance idles and objects stay small).
         log_retention_days: retention of the state machine's log group.
@@ -297,6 +303,7 @@ class AppConfig:
     runs_prefix: str = "runs/"
     models_prefix: str = "models/"
     checkpoints_prefix: str = "checkpoints/"
+    adhoc_prefix: str = "adhoc/"
     scoring_object_rows: int = 50_000
     log_retention_days: int = 90
 
@@ -308,7 +315,13 @@ class AppConfig:
             )
         if not re.match(r"^\d{12}$", self.account):
             raise ValueError(f"account {self.account!r} is not a 12-digit AWS account id")
-        for name in ("raw_prefix", "runs_prefix", "models_prefix", "checkpoints_prefix"):
+        for name in (
+            "raw_prefix",
+            "runs_prefix",
+            "models_prefix",
+            "checkpoints_prefix",
+            "adhoc_prefix",
+        ):
             value = getattr(self, name)
             if not re.match(r"^[a-z0-9][a-z0-9/_-]*/$", value):
                 raise ValueError(f"{name} {value!r} must be a relative key prefix ending in '/'")

@@ -69,6 +69,11 @@ class ResourceNames:
         return f"{self.prefix}-sagemaker-execution"
 
     @property
+    def adhoc_training_role(self) -> str:
+        """The execution role of ad-hoc training jobs started from a workstation (SDK)."""
+        return f"{self.prefix}-adhoc-training"
+
+    @property
     def endpoint(self) -> str:
         """The real-time endpoint."""
         return f"{self.prefix}-endpoint"

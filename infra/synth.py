@@ -31,11 +31,28 @@ PIPELINE_STACK = "Pipeline"
 ENDPOINT_STACK = "Endpoint"
 STATE_MACHINE_TYPE = "AWS::StepFunctions::StateMachine"
 
-FEATURE_FLAGS: Mapping[str, Any] = {
-    # Server access logs are delivered through a bucket policy (ACLs stay disabled).
-    "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True,
-}
-"""CDK feature flags the stacks rely on; set by :func:`build_app` before any stack exists."""
+CDK_JSON = Path(__file__).with_name("cdk.json")
+"""The CDK CLI's project file: its ``context`` holds the feature flags (the single source)."""
+
+
+def feature_flags(cdk_json: Path = CDK_JSON) -> dict[str, Any]:
+    """Return the CDK feature flags of ``cdk.json`` (its ``@aws-cdk...`` context keys).
+
+    The CLI passes them to ``infra/app.py`` as context; :func:`build_app` sets the same values
+    on in-process apps (tests, the local pipeline), so every synthesis sees one set of flags.
+
+    Args:
+        cdk_json: the project file.
+
+    Returns:
+        flag name -> value.
+    """
+    context: dict[str, Any] = json.loads(cdk_json.read_text()).get("context", {})
+    return {key: value for key, value in context.items() if key.startswith("@aws-cdk")}
+
+
+FEATURE_FLAGS: Mapping[str, Any] = feature_flags()
+"""CDK feature flags the stacks are built with; set by :func:`build_app` before any stack."""
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ class PipelineStack(cdk.Stack):
         extract_function: the extract Lambda.
         write_function: the write-predictions Lambda.
         sagemaker_role: the execution role of training and transform jobs.
+        adhoc_training_role: the execution role of ad-hoc training jobs (SageMaker SDK).
         schedule: the EventBridge Scheduler schedule.
         alarms: CloudWatch alarms on executions (notify ``failure_topic``).
     """
@@ -86,6 +87,18 @@ class PipelineStack(cdk.Stack):
             write_prefixes=(config.runs_prefix, config.models_prefix, config.checkpoints_prefix),
             image=config.image,
         ).role
+        self.adhoc_training_role = SageMakerExecutionRole(
+            self,
+            "AdhocTrainingRole",
+            role_name=names.adhoc_training_role,
+            bucket_name=names.data_bucket,
+            bucket_arn=bucket.bucket_arn,
+            read_prefixes=(config.raw_prefix, config.adhoc_prefix),
+            write_prefixes=(config.adhoc_prefix,),
+            image=config.image,
+            job_kinds=("TrainingJobs",),
+            description="retailsage ad-hoc training jobs (reads raw/ and adhoc/, writes adhoc/)",
+        ).role
         self.extract_function = self._extract_function(config, bucket, code_dir)
         self.write_function = self._write_function(config, bucket, table, code_dir)
         self.failure_topic = self._failure_topic(config)
@@ -120,6 +133,12 @@ class PipelineStack(cdk.Stack):
         self._acknowledge_wildcards(config)
         cdk.CfnOutput(self, "StateMachineArn", value=self.state_machine.state_machine_arn)
         cdk.CfnOutput(self, "FailureTopicArn", value=self.failure_topic.topic_arn)
+        cdk.CfnOutput(
+            self,
+            "AdhocTrainingRoleArn",
+            value=self.adhoc_training_role.role_arn,
+            description="role= of ad-hoc SageMaker SDK training jobs (docs/deploy.md)",
+        )
 
     def _extract_function(
         self, config: AppConfig, bucket: s3.IBucket, code_dir: Path

@@ -72,3 +72,52 @@ def test_to_hyperparameters_round_trips():
     assert all(isinstance(v, str) for v in raw.values())
     assert raw["log_target"] == "true"
     assert parse_hyperparameters(DemoConfig, raw) == config
+
+
+@pytest.mark.parametrize("text", ["nan", "NaN", "inf", "-inf", "Infinity", '"nan"', "1e400"])
+def test_non_finite_floats_are_rejected_when_parsed(text):
+    with pytest.raises(HyperparameterError, match=r"'eta'.*finite number"):
+        parse_hyperparameters(DemoConfig, {"eta": text})
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_check_range_rejects_non_finite_values_even_without_an_upper_bound(value):
+    with pytest.raises(HyperparameterError, match=r"'min_child_weight'.*not a finite number"):
+        check_range("min_child_weight", value, low=0.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("[bad", "'hidden': '[bad' is not a valid JSON list"),
+        ('["a", ["b"]]', "must be a flat list"),
+        ("[null]", "must be a flat list"),
+        ("[" * 5000, "is not a valid JSON list"),
+    ],
+)
+def test_malformed_list_values_name_the_hyperparameter(text, needle):
+    with pytest.raises(HyperparameterError) as info:
+        parse_hyperparameters(DemoConfig, {"hidden": text})
+    assert needle in str(info.value)
+
+
+@pytest.mark.parametrize("text", ["1e30", "9" * 400, "-9223372036854775809", "inf", "nan"])
+def test_integers_outside_the_64_bit_range_are_rejected(text):
+    with pytest.raises(HyperparameterError, match="64-bit range"):
+        parse_hyperparameters(DemoConfig, {"n_clusters": text})
+
+
+def test_integers_at_the_64_bit_edges_are_exact():
+    @dataclass(frozen=True)
+    class Wide:
+        value: int = 0
+
+    assert parse_hyperparameters(Wide, {"value": "9223372036854775807"}).value == 2**63 - 1
+    assert parse_hyperparameters(Wide, {"value": "-9223372036854775808"}).value == -(2**63)
+    assert parse_hyperparameters(Wide, {"value": "1e3"}).value == 1000
+
+
+def test_check_range_handles_python_ints_beyond_float_range():
+    with pytest.raises(HyperparameterError, match="out of range"):
+        check_range("num_round", 10**400, low=1, high=100_000)
+    check_range("patience", 10**400, low=0)

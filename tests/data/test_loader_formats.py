@@ -155,7 +155,7 @@ def test_label_column_from_text_values(write_csv) -> None:
     assert load_transactions(path)[LABEL_COLUMN].tolist() == [True, False]
 
 
-def test_tz_aware_dates_keep_wall_time_and_blank_ids_are_missing(tmp_path: Path) -> None:
+def test_tz_aware_dates_are_converted_to_utc_and_blank_ids_are_missing(tmp_path: Path) -> None:
     frame = pd.DataFrame(
         {
             "InvoiceNo": ["1", "2"],
@@ -173,9 +173,9 @@ def test_tz_aware_dates_keep_wall_time_and_blank_ids_are_missing(tmp_path: Path)
     path = tmp_path / "tz.parquet"
     frame.to_parquet(path)
     loaded = load_transactions(path)
-    assert loaded["InvoiceDate"].tolist() == [
-        pd.Timestamp("2011-07-01 10:00"),
-        pd.Timestamp("2011-07-02 11:30"),
+    assert loaded["InvoiceDate"].tolist() == [  # British Summer Time is UTC+1
+        pd.Timestamp("2011-07-01 09:00"),
+        pd.Timestamp("2011-07-02 10:30"),
     ]
     assert loaded["CustomerID"].isna().tolist() == [True, False]
     assert loaded["CustomerID"].iloc[1] == "12346"

@@ -89,3 +89,57 @@ def test_injected_errors_record_their_kind() -> None:
     injected = labeled.labels.astype(bool)
     np.testing.assert_array_equal(labeled.kind >= 0, injected)
     assert set(labeled.kind[injected].tolist()) <= set(range(len(INJECTION_KINDS)))
+
+
+def _capture_titles(monkeypatch):
+    import retailsage.evaluation.plots as plots
+
+    titles: dict[str, list[str]] = {}
+    original = plots._save
+
+    def save(figure, path):
+        suptitle = figure._suptitle.get_text() if figure._suptitle is not None else ""
+        titles[path.name] = [suptitle, *(ax.get_title() for ax in figure.axes)]
+        return original(figure, path)
+
+    monkeypatch.setattr(plots, "_save", save)
+    return titles
+
+
+def test_gap_plots_name_model_protocol_and_metric(tmp_path, monkeypatch) -> None:
+    titles = _capture_titles(monkeypatch)
+    true = np.array([10.0, 20.0, 30.0, 40.0] * 50)
+    pred = true + np.array([2.0, -2.0, 4.0, 0.0] * 50)
+    write_gap_plots(true, pred, tmp_path, model="xgboost", protocol="p1 holdout")
+    for name in ("gap_predicted_vs_actual.png", "gap_residuals.png"):
+        text = " ".join(titles[name])
+        assert "xgboost" in text and "p1 holdout" in text and "n=200" in text
+        assert "MAE 2.00 days" in text
+
+
+def test_anomaly_roc_pr_only_with_labels_of_both_classes(tmp_path, monkeypatch) -> None:
+    titles = _capture_titles(monkeypatch)
+    rng = np.random.default_rng(1)
+    scores = np.r_[rng.normal(0, 1, 400), rng.normal(3, 1, 40)]
+    labels = np.r_[np.zeros(400), np.ones(40)]
+    unlabeled = write_anomaly_plots(scores, 2.0, tmp_path / "a")
+    assert [p.name for p in unlabeled] == ["anomaly_scores.png"]
+    one_class = write_anomaly_plots(scores, 2.0, tmp_path / "b", labels=np.zeros(440))
+    assert [p.name for p in one_class] == ["anomaly_scores.png"]
+    labeled = write_anomaly_plots(scores, 2.0, tmp_path / "c", labels=labels, protocol="validation")
+    assert [p.name for p in labeled] == ["anomaly_scores.png", "anomaly_roc_pr.png"]
+    assert labeled[1].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    curves = " ".join(titles["anomaly_roc_pr.png"])
+    assert "40 labelled anomalies" in curves and "ROC" in curves and "Precision-recall" in curves
+    assert "flagged" in titles["anomaly_scores.png"][1]
+
+
+def test_describe_protocol() -> None:
+    from retailsage.evaluation.plots import describe_protocol
+
+    assert (
+        describe_protocol({"protocol": "p2cap", "cutoff": "2011-09-01", "horizon_days": 60})
+        == "p2cap holdout, cutoff 2011-09-01, H=60 days"
+    )
+    assert describe_protocol({"evaluated_on": "validation"}) == "evaluated on validation"
+    assert describe_protocol({}) == ""

@@ -14,9 +14,12 @@ REPO = Path(__file__).resolve().parents[2]
 ENTRYPOINT = REPO / "entrypoint.sh"
 SCRIPTS = [ENTRYPOINT, REPO / "scripts" / "build_image.sh", REPO / "scripts" / "make_base_image.sh"]
 
-# A stand-in for container/train and container/serve: reports its pid, uid, HOME and argv.
+# A stand-in for container/train and container/serve: reports its pid, uid, HOME, the kernel's
+# no_new_privs flag and argv.
 PROGRAM = (
-    '#!/usr/bin/env bash\necho "mode=$(basename "$0") pid=$$ uid=$(id -u) home=$HOME args=$*"\n'
+    "#!/usr/bin/env bash\n"
+    "nnp=$(awk '/^NoNewPrivs:/ {print $2}' /proc/self/status)\n"
+    'echo "mode=$(basename "$0") pid=$$ uid=$(id -u) home=$HOME nnp=$nnp args=$*"\n'
 )
 
 
@@ -111,6 +114,7 @@ def test_serve_as_root_drops_to_the_serve_user(program_dir: Path) -> None:
     assert result.returncode == 0, result.stderr
     seen = fields(result.stdout)
     assert seen["uid"] == "65534"
+    assert seen["nnp"] == "1"  # no setuid binary can regain root after the drop
     assert (
         seen["home"]
         == subprocess.run(

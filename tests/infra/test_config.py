@@ -70,3 +70,52 @@ def test_names_are_derived_from_prefix_account_and_region():
     assert names.predictions_table == "retailsage-dev-predictions"
     assert names.state_machine == "retailsage-dev-pipeline"
     assert names.job_prefix == "retailsage-dev"
+
+
+@pytest.mark.parametrize(
+    ("context", "flag"),
+    [
+        ({}, "-c retailsage:image_uri="),
+        ({"retailsage:image_uri": "docker.io/retailsage:1"}, "-c retailsage:image_uri="),
+        ({"retailsage:account": ""}, "-c retailsage:account="),
+        ({"retailsage:account": "12345"}, "-c retailsage:account="),
+        ({"retailsage:region": ""}, "-c retailsage:region="),
+        ({"retailsage:prefix": "Bad_Prefix"}, "-c retailsage:prefix="),
+        ({"retailsage:schedule": "every day"}, "-c retailsage:schedule="),
+        ({"retailsage:execution_input": "{not json"}, "-c retailsage:execution_input="),
+        ({"retailsage:endpoint_model_data_url": "s3://b/m.zip"}, "-c retailsage:endpoint_model"),
+    ],
+)
+def test_context_errors_name_the_flag_to_pass(monkeypatch, context, flag):
+    import aws_cdk as cdk
+    from infra.app import ContextError, config_from_context
+
+    monkeypatch.delenv("CDK_DEFAULT_ACCOUNT", raising=False)
+    monkeypatch.delenv("CDK_DEFAULT_REGION", raising=False)
+    values = {
+        "retailsage:image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/retailsage:1",
+        "retailsage:account": "123456789012",
+        "retailsage:region": "us-east-1",
+    }
+    values = {k: v for k, v in {**values, **context}.items() if v}
+    if not context:
+        del values["retailsage:image_uri"]
+    with pytest.raises(ContextError, match=flag):
+        config_from_context(cdk.App(context=values))
+
+
+def test_complete_context_builds_the_config(monkeypatch):
+    import aws_cdk as cdk
+    from infra.app import config_from_context
+
+    config = config_from_context(
+        cdk.App(
+            context={
+                "retailsage:image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/rs:1",
+                "retailsage:account": "123456789012",
+                "retailsage:region": "eu-west-1",
+                "retailsage:schedule_enabled": "false",
+            }
+        )
+    )
+    assert (config.region, config.schedule.enabled, config.endpoint) == ("eu-west-1", False, None)

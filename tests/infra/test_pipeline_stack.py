@@ -168,3 +168,46 @@ def test_lambda_asset_ships_handlers_and_light_shared_code_only(tmp_path):
     assert not (staged / "retailsage" / "serve").exists()
     assert not list(staged.rglob("__pycache__"))
     assert not [p for p in staged.rglob("*") if p.suffix in (".so", ".c")]  # pure Python only
+
+
+def _role_statements(template, of_type, role_prefix):
+    (role_id,) = [k for k in of_type(template, "AWS::IAM::Role") if k.startswith(role_prefix)]
+    found = []
+    for policy in of_type(template, "AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            found += policy["Properties"]["PolicyDocument"]["Statement"]
+    return role_id, found
+
+
+def test_adhoc_training_role_reads_raw_and_writes_only_adhoc(pipeline, of_type, config):
+    role_id, statements_ = _role_statements(pipeline, of_type, "AdhocTrainingRole")
+    role = pipeline["Resources"][role_id]["Properties"]
+    assert role["RoleName"] == f"{config.prefix}-adhoc-training"
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "sagemaker.amazonaws.com"
+    }
+    assert "ManagedPolicyArns" not in role
+
+    def keys(action):
+        found = set()
+        for statement in statements_:
+            if action in as_list(statement["Action"]):
+                for resource in as_list(statement["Resource"]):
+                    text = json.dumps(resource)
+                    found.add(text.split(config.names.data_bucket, 1)[1].split('"')[0])
+        return found
+
+    assert keys("s3:GetObject") == {"/raw/*", "/adhoc/*"}
+    assert keys("s3:PutObject") == {"/adhoc/*"}
+    assert keys("s3:DeleteObject") == {"/adhoc/*"}
+    actions = {a for s in statements_ for a in as_list(s["Action"])}
+    assert not any(a.startswith(("iam:", "sagemaker:", "dynamodb:", "states:")) for a in actions)
+    logs = [s for s in statements_ if "logs:PutLogEvents" in as_list(s["Action"])]
+    assert "TrainingJobs" in json.dumps(logs) and "TransformJobs" not in json.dumps(logs)
+    output = pipeline["Outputs"]["AdhocTrainingRoleArn"]["Value"]
+    assert output == {"Fn::GetAtt": [role_id, "Arn"]}
+
+
+def test_the_state_machine_cannot_pass_the_adhoc_role(pipeline, of_type):
+    rendered = json.dumps(list(state_machine_statements(pipeline, of_type)))
+    assert "AdhocTrainingRole" not in rendered

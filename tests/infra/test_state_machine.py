@@ -1,7 +1,8 @@
 """The deployed state machine definition: order, integrations, error handling, data flow."""
 
 import pytest
-from infra.stacks.constructs.sagemaker_states import GATE_METRIC
+from infra.config import TrainingConfig
+from infra.stacks.constructs.sagemaker_states import GATE_METRIC, SageMakerTargets, train_state
 from lambdas.common.events import ExtractResult
 
 from retailsage.pipeline import states
@@ -125,6 +126,22 @@ def test_training_job_parameters(asl, config):
     channel = params["InputDataConfig"][0]["DataSource"]["S3DataSource"]
     assert channel["S3Uri.$"] == "$.extract.train_uri"
     assert params["ResourceConfig"]["InstanceType"] == config.training.instance_type
+    assert config.training.network_isolation is True
+    assert params["EnableNetworkIsolation"] is True
+
+
+def test_network_isolation_can_be_turned_off_in_the_typed_config(config):
+    targets = SageMakerTargets(
+        image_uri=config.image.uri,
+        role_arn="arn:aws:iam::123456789012:role/r",
+        models_uri="s3://b/m",
+    )
+    on = train_state(targets=targets, training=TrainingConfig(), metric_definitions=[])
+    off = train_state(
+        targets=targets, training=TrainingConfig(network_isolation=False), metric_definitions=[]
+    )
+    assert on["Parameters"]["EnableNetworkIsolation"] is True
+    assert off["Parameters"]["EnableNetworkIsolation"] is False
 
 
 def test_sagemaker_results_keep_plain_values_only(asl):

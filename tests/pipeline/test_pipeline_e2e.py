@@ -7,6 +7,7 @@ data with tiny hyperparameters, and the failure paths run on the same deployment
 from __future__ import annotations
 
 import io
+import json
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -153,3 +154,14 @@ def test_model_below_the_quality_threshold_is_rejected(
     assert states.CREATE_MODEL not in [t.name for t in summary.timings]
     assert any(line.startswith("  model rejected: ") for line in summary.lines())
     assert summary.quality_threshold == 0.0
+
+
+@pytest.mark.parametrize("model_type", MODEL_TYPES)
+def test_scored_batch_gets_a_drift_report(runs: dict[str, RunSummary], model_type: str) -> None:
+    summary = runs[model_type]
+    assert summary.report_dir is not None
+    report = json.loads((summary.report_dir / "drift.json").read_text())
+    assert report["rows"] == summary.rows_scored
+    assert report["psi"] and all(value >= 0 for value in report["psi"].values())
+    assert set(report["drifted"]) == {c for c, v in report["psi"].items() if v >= 0.2}
+    assert any(line.startswith("  input drift (PSI") for line in summary.lines())

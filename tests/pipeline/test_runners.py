@@ -6,12 +6,18 @@ import datetime as dt
 import io
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from retailsage.core.errors import UserError
 from retailsage.pipeline.progress import ProgressPrinter, readable_cause
-from retailsage.pipeline.sagemaker_runner import FAILURE_REASON_LIMIT, MetricParser, failure_reason
+from retailsage.pipeline.sagemaker_runner import (
+    FAILURE_REASON_LIMIT,
+    MetricParser,
+    failure_reason,
+    training_env,
+)
 from retailsage.pipeline.transform_runner import join_with_input
 from retailsage.train.metrics import METRIC_DEFINITIONS
 
@@ -120,3 +126,15 @@ def test_run_options_reject_invalid_execution_names(run_id: str) -> None:
 
     with pytest.raises(UserError, match="run id"):
         RunOptions(run_id=run_id)
+
+
+@pytest.mark.parametrize("isolated", [True, False])
+def test_local_training_env_follows_network_isolation(tmp_path: Path, isolated: bool) -> None:
+    job = SimpleNamespace(training_job_name="job", arn="arn:job", enable_network_isolation=isolated)
+    parent = {"AWS_ACCESS_KEY_ID": "x", "AWS_ENDPOINT_URL": "http://127.0.0.1:5000", "HOME": "/h"}
+    env = training_env(job, tmp_path, parent)
+    assert env["HOME"] == "/h"
+    assert env["SAGEMAKER_BASE_DIR"] == str(tmp_path)
+    assert env["TRAINING_JOB_NAME"] == "job"
+    assert ("AWS_ACCESS_KEY_ID" in env) is not isolated
+    assert ("AWS_ENDPOINT_URL" in env) is not isolated

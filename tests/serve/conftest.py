@@ -12,6 +12,7 @@ from serve_helpers import make_app, synthetic_transactions
 
 from retailsage.features.gap import gap_training_rows, snapshot_rows
 from retailsage.models.artifacts import save_model
+from retailsage.models.lstm_gap import LSTMGap, LSTMGapConfig
 from retailsage.models.pca_kmeans import PcaKmeansAnomaly, PcaKmeansConfig
 from retailsage.models.xgboost_gap import XGBoostGap, XGBoostGapConfig
 from retailsage.serve.batch_transform import ServerProcess
@@ -33,6 +34,16 @@ def xgb_model_dir(tmp_path_factory: pytest.TempPathFactory, transactions: pd.Dat
     config = XGBoostGapConfig(num_round=20, max_depth=3, early_stopping_rounds=None, nthread=1)
     model = XGBoostGap(config).fit(rows)
     model_dir = tmp_path_factory.mktemp("xgb_model")
+    save_model(model, model_dir)
+    return model_dir
+
+
+@pytest.fixture(scope="session")
+def lstm_model_dir(tmp_path_factory: pytest.TempPathFactory, transactions: pd.DataFrame) -> Path:
+    rows = gap_training_rows(transactions)
+    config = LSTMGapConfig(epochs=1, hidden_size=4, batch_size=256, device="cpu", num_threads=1)
+    model = LSTMGap(config).fit(rows)
+    model_dir = tmp_path_factory.mktemp("lstm_model")
     save_model(model, model_dir)
     return model_dir
 
@@ -66,3 +77,8 @@ def xgb_client(xgb_model_dir: Path) -> FlaskClient:
 @pytest.fixture(scope="module")
 def anomaly_client(anomaly_model_dir: Path) -> FlaskClient:
     return make_app(anomaly_model_dir).test_client()
+
+
+@pytest.fixture(scope="module")
+def lstm_client(lstm_model_dir: Path) -> FlaskClient:
+    return make_app(lstm_model_dir).test_client()

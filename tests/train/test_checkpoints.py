@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -121,3 +123,38 @@ def test_xgboost_resumes_from_a_populated_checkpoint_dir(tmp_path, transactions_
     steps = [int(s) for s in STEP.findall(capsys.readouterr().out)]
     assert steps == list(range(11, 17))
     assert load_model(base / "model").booster_.num_boosted_rounds() == 16
+
+
+def test_train_local_twice_with_other_data_retrains_and_says_why(
+    tmp_path, transactions_csv, monkeypatch, capfd
+):
+    from retailsage.train.local import main as train_local
+
+    monkeypatch.setenv("RETAILSAGE_PYTHON", sys.executable)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    base = tmp_path / "local" / "opt_ml"
+    args = ["--base", str(base), "--hp", "model_type=xgboost", "--hp", "num_round=6"]
+    args += ["--hp", "checkpoint_every=3", "--hp", "nthread=1", "--hp", "early_stopping_rounds=0"]
+    assert train_local([*args, "--data", str(transactions_csv)]) == 0
+    first = capfd.readouterr()
+    assert [int(s) for s in STEP.findall(first.out)] == list(range(1, 7))
+
+    smaller = tmp_path / "smaller.csv"
+    lines = transactions_csv.read_text().splitlines(keepends=True)
+    smaller.write_text("".join(lines[: len(lines) * 2 // 3]))
+    assert train_local([*args, "--data", str(smaller)]) == 0
+    second = capfd.readouterr()
+    assert [int(s) for s in STEP.findall(second.out)] == list(range(1, 7)), "0 rounds on new data"
+    assert "WARNING" in second.err
+    assert "written for different data or hyperparameters" in second.err
+    report = json.loads((base / "output/data/report.json").read_text())
+    assert report["checkpoints"]["notes"][0].startswith("ignoring 2 xgboost checkpoint(s)")
+
+    # the same data and hyperparameters again: the finished job's checkpoint is resumed
+    assert train_local([*args, "--data", str(smaller)]) == 0
+    third = capfd.readouterr()
+    assert STEP.findall(third.out) == []
+    report = json.loads((base / "output/data/report.json").read_text())
+    assert report["checkpoints"]["notes"] == [
+        "resuming xgboost from checkpoint xgboost-00000006.ubj (step 6)"
+    ]

@@ -109,3 +109,37 @@ def test_job_keys_and_cutoff_property():
 def test_resolve_uses_the_real_registry_for_model_type():
     with pytest.raises(HyperparameterError, match="valid values are: pca_kmeans, xgboost, lstm"):
         resolve_config({"model_type": "arima"})
+
+
+@pytest.mark.parametrize(
+    ("raw", "needle"),
+    [
+        ({"model_type": "xgboost", "eta": "NaN"}, "'eta': 'NaN' is not a valid float"),
+        ({"model_type": "xgboost", "min_child_weight": "inf"}, "'min_child_weight': 'inf'"),
+        ({"model_type": "lstm", "learning_rate": "nan"}, "'learning_rate'"),
+        ({"model_type": "lstm", "dropout": "-Infinity"}, "'dropout'"),
+        ({"model_type": "pca_kmeans", "contamination": "nan"}, "'contamination'"),
+        ({"model_type": "xgboost", "exclude_columns": "[bad"}, "'exclude_columns': '[bad'"),
+        ({"model_type": "lstm", "exclude_columns": '[{"a": 1}]'}, "must be a flat list"),
+        ({"model_type": "lstm", "seed": "-1"}, "'seed': -1 is out of range"),
+        ({"model_type": "pca_kmeans", "seed": str(2**32)}, "'seed': 4294967296 is out of range"),
+        ({"model_type": "xgboost", "seed": "1e30"}, "64-bit range"),
+        ({"model_type": "xgboost", "eval_cutoff": "2300-01-01"}, "outside the supported dates"),
+        ({"model_type": "xgboost", "eval_cutoff": "NaT"}, "'eval_cutoff'"),
+    ],
+)
+def test_real_families_reject_non_finite_and_malformed_values(raw, needle):
+    with pytest.raises(HyperparameterError) as info:
+        resolve_config(raw)
+    assert needle in str(info.value)
+
+
+def test_device_cuda_without_cuda_is_a_hyperparameter_error_at_config_time():
+    raw = {"model_type": "lstm", "device": "cuda"}
+    with pytest.raises(HyperparameterError, match="'device': 'cuda' was requested but no CUDA"):
+        resolve_config(raw, has_cuda=lambda: False)
+    assert resolve_config(raw, has_cuda=lambda: True).family_config.device == "cuda"
+    # auto and cpu never need CUDA; families without a device field are not checked
+    for device in ("auto", "cpu"):
+        resolve_config({"model_type": "lstm", "device": device}, has_cuda=lambda: False)
+    resolve_config({"model_type": "xgboost"}, has_cuda=lambda: False)

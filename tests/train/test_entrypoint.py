@@ -69,6 +69,10 @@ def test_family_trains_through_the_entrypoint(family, tree, transactions_csv):
     assert not any(p.suffix in (".pkl", ".joblib") for p in (base / "model").iterdir())
     model = load_model(base / "model")
     assert model.name == family
+    # the drift reference: plain JSON over the model's own input columns, named by the manifest
+    reference = json.loads((base / "model" / manifest["drift_reference"]).read_text())
+    assert list(reference["columns"]) == list(model.input_columns)
+    assert any(c["kind"] in ("numeric", "categorical") for c in reference["columns"].values())
 
     data = base / "output" / "data"
     metrics = json.loads((data / "metrics.json").read_text())

@@ -91,10 +91,47 @@ def test_training_toolkit_variables_are_honoured(opt_ml, tmp_path):
             json.dumps({"train": {"RecordWrapperType": "RecordIO"}}),
             "RecordWrapperType 'RecordIO'",
         ),
+        ("inputdataconfig.json", json.dumps(["train"]), "must hold a JSON object of channel"),
+        ("resourceconfig.json", "[" * 100_000, "resourceconfig file"),
     ],
 )
 def test_bad_config_files_are_user_errors(opt_ml, name, content, needle):
     base = opt_ml()
     (base / "input/config" / name).write_text(content)
     with pytest.raises(UserError, match=needle):
+        read_environment({"SAGEMAKER_BASE_DIR": str(base)})
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"SM_HOSTS": "[algo-1"}, "SM_HOSTS is not valid JSON"),
+        ({"SM_HOSTS": '{"a": 1}'}, "SM_HOSTS: 'hosts' must be a non-empty list"),
+        ({"SM_HOSTS": '["algo-1"]', "SM_CURRENT_HOST": "algo-9"}, 'current host "algo-9"'),
+        ({"SM_CHANNELS": "[train"}, "SM_CHANNELS is not valid JSON"),
+        ({"SM_CHANNELS": "[1]"}, "SM_CHANNELS must be a JSON list of channel names"),
+        ({"SM_HPS": "{bad"}, "SM_HPS is not valid JSON"),
+    ],
+)
+def test_malformed_toolkit_variables_are_user_errors(opt_ml, env, needle):
+    base = opt_ml()
+    with pytest.raises(UserError) as info:
+        read_environment({"SAGEMAKER_BASE_DIR": str(base), **env})
+    assert needle in str(info.value)
+
+
+def test_resourceconfig_without_hosts_falls_back_and_valid_hosts_are_sorted(opt_ml):
+    base = opt_ml()
+    write(base, "resourceconfig.json", {})
+    assert read_environment({"SAGEMAKER_BASE_DIR": str(base)}).hosts == ("algo-1",)
+    write(base, "resourceconfig.json", {"hosts": ["algo-2", "algo-1"]})
+    environment = read_environment({"SAGEMAKER_BASE_DIR": str(base)})
+    assert environment.hosts == ("algo-1", "algo-2")
+    assert environment.current_host == "algo-1"
+
+
+def test_checkpointconfig_local_path_must_be_a_string(opt_ml):
+    base = opt_ml()
+    write(base, "checkpointconfig.json", {"LocalPath": 5})
+    with pytest.raises(UserError, match="LocalPath must be a path string"):
         read_environment({"SAGEMAKER_BASE_DIR": str(base)})

@@ -11,6 +11,7 @@ from retailsage.data.cleaning import clean_transactions
 from retailsage.data.loader import load_transactions
 from retailsage.data.schema import TRANSACTION_COLUMNS
 from retailsage.features.gap import gap_training_rows
+from retailsage.train import config as config_module
 from retailsage.train import runner
 from retailsage.train.failure import FAILURE_REASON_LIMIT
 
@@ -55,6 +56,9 @@ CASES = {
         "featurized",
         ["lacks column(s) last_gap"],
     ),
+    "nan_hyperparameter": ({**XGB, "eta": "NaN"}, "data", ["'eta': 'NaN'", "finite number"]),
+    "malformed_list": ({**XGB, "exclude_columns": "[bad"}, "data", ["'exclude_columns'", "JSON"]),
+    "infinite_hyperparameter": ({**XGB, "min_child_weight": "inf"}, "data", ["finite number"]),
 }
 
 
@@ -107,3 +111,87 @@ def test_a_non_master_host_exits_cleanly_without_a_model(tree, transactions_csv)
     assert runner.main({"SAGEMAKER_BASE_DIR": str(base)}) == 0
     assert list((base / "model").iterdir()) == []
     assert not (base / "output" / "failure").exists()
+
+
+HOSTS_CASES = {
+    "hosts_not_a_list": ({"current_host": "algo-1", "hosts": "algo-1"}, "'hosts' must be"),
+    "hosts_empty": ({"current_host": "algo-1", "hosts": []}, "'hosts' must be"),
+    "hosts_not_strings": ({"current_host": "algo-1", "hosts": ["algo-1", 2]}, "'hosts' must be"),
+    "hosts_duplicated": ({"current_host": "algo-1", "hosts": ["algo-1", "algo-1"]}, "more than"),
+    "current_not_in_hosts": (
+        {"current_host": "algo-3", "hosts": ["algo-1", "algo-2"]},
+        'current host "algo-3" is not one of the job\'s hosts',
+    ),
+    "current_not_a_string": ({"current_host": 1, "hosts": ["algo-1"]}, "current host 1"),
+    "not_an_object": (["algo-1"], "must hold a JSON object"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTS_CASES))
+def test_malformed_resourceconfig_fails_with_a_failure_file(case, tree, transactions_csv):
+    content, needle = HOSTS_CASES[case]
+    base = tree({"train": [transactions_csv]}, XGB)
+    (base / "input/config/resourceconfig.json").write_text(json.dumps(content))
+    assert runner.main({"SAGEMAKER_BASE_DIR": str(base)}) == 1
+    failure = (base / "output" / "failure").read_text()
+    assert failure.startswith("UserError: ")
+    assert needle in failure
+    assert list((base / "model").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("hyperparameters", "needle"),
+    [
+        ({**XGB, "eta": "nan"}, "'eta'"),
+        ({**XGB, "min_child_weight": "inf"}, "'min_child_weight'"),
+        ({**XGB, "exclude_columns": "[bad"}, "'exclude_columns'"),
+        ({"model_type": "lstm", "device": "cuda"}, "'device': 'cuda' was requested"),
+    ],
+)
+def test_bad_hyperparameters_fail_before_any_data_is_read(
+    hyperparameters, needle, tree, transactions_csv, monkeypatch
+):
+    base = tree({"train": [transactions_csv]}, hyperparameters)
+    monkeypatch.setattr(config_module, "cuda_available", lambda: False)
+
+    def no_data_prep(*args: object) -> object:
+        raise AssertionError("data preparation started before the hyperparameters were checked")
+
+    monkeypatch.setattr(runner, "_channels", no_data_prep)
+    monkeypatch.setattr(runner, "task_for", no_data_prep)
+    assert runner.main({"SAGEMAKER_BASE_DIR": str(base)}) == 1
+    failure = (base / "output" / "failure").read_text()
+    assert failure.startswith("UserError: hyperparameter ")
+    assert needle in failure
+    assert list((base / "model").iterdir()) == []
+
+
+def test_a_failure_after_the_model_was_saved_leaves_no_model_files(
+    tree, transactions_csv, monkeypatch
+):
+    base = tree({"train": [transactions_csv]}, XGB)
+    saved: list[Path] = []
+    real_save = runner.save_model
+
+    def save_then_remember(model: object, directory: Path) -> dict[str, object]:
+        manifest = real_save(model, directory)  # type: ignore[arg-type]
+        saved.extend(directory.iterdir())
+        return manifest
+
+    def broken_report(*args: object) -> None:
+        raise OSError("disk full while writing report.json")
+
+    monkeypatch.setattr(runner, "save_model", save_then_remember)
+    monkeypatch.setattr(runner, "write_report", broken_report)
+    assert runner.main({"SAGEMAKER_BASE_DIR": str(base)}) == 2
+    assert saved, "the model was never saved, so the test proves nothing"
+    assert list((base / "model").iterdir()) == []
+    assert not [p for p in base.iterdir() if p.name.startswith(".retailsage-model-staging-")]
+    assert "disk full" in (base / "output" / "failure").read_text()
+
+
+def test_a_successful_job_publishes_the_model_and_removes_the_staging_dir(tree, transactions_csv):
+    base = tree({"train": [transactions_csv]}, XGB)
+    assert runner.main({"SAGEMAKER_BASE_DIR": str(base)}) == 0
+    assert {"manifest.json", "model.ubj"} <= {p.name for p in (base / "model").iterdir()}
+    assert not [p for p in base.iterdir() if p.name.startswith(".retailsage-model-staging-")]

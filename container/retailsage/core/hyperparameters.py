@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -20,6 +21,8 @@ from retailsage.core.errors import HyperparameterError
 T = TypeVar("T")
 
 IGNORED_PREFIXES = ("_", "sagemaker_")
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+"""Integers outside the signed 64-bit range are no valid value of any consumer (numpy, XGBoost)."""
 
 
 def _unquote(raw: str) -> str:
@@ -54,10 +57,29 @@ def _coerce(name: str, raw: object, annotation: Any) -> Any:
             )
         return text
     if origin is tuple:
-        text = _unquote(str(raw))
-        items = json.loads(text) if text.startswith("[") else [p for p in text.split(",") if p]
+        items = _list_items(name, _unquote(str(raw)))
         return tuple(_coerce(name, item, args[0]) for item in items)
     return _coerce_scalar(name, _unquote(str(raw)), annotation)
+
+
+def _list_items(name: str, text: str) -> list[object]:
+    """Split a list value: a JSON array of scalars (``["a","b"]``) or comma-separated text."""
+    if not text.startswith("["):
+        return [p for p in text.split(",") if p]
+    try:
+        items = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise HyperparameterError(
+            f"hyperparameter {name!r}: {text[:80]!r} is not a valid JSON list ({exc}); "
+            'use a JSON array such as ["a", "b"] or comma-separated values a,b'
+        ) from exc
+    if not isinstance(items, list) or any(
+        isinstance(item, (list, dict)) or item is None for item in items
+    ):
+        raise HyperparameterError(
+            f"hyperparameter {name!r}: {text[:80]!r} must be a flat list of strings or numbers"
+        )
+    return items
 
 
 def _coerce_scalar(name: str, text: str, annotation: Any) -> Any:
@@ -69,17 +91,28 @@ def _coerce_scalar(name: str, text: str, annotation: Any) -> Any:
                 raise ValueError(text)
             return lowered == "true"
         if annotation is int:
-            as_float = float(text)
-            if not as_float.is_integer():
+            if text.lstrip("+-").isdigit():
+                whole = int(text)
+            else:
+                as_float = float(text)
+                if not as_float.is_integer():
+                    raise ValueError(text)
+                whole = int(as_float)
+            if not INT64_MIN <= whole <= INT64_MAX:
                 raise ValueError(text)
-            return int(as_float)
+            return whole
         if annotation is float:
-            return float(text)
+            value = float(text)
+            if not math.isfinite(value):
+                raise ValueError(text)
+            return value
     except (ValueError, OverflowError) as exc:
         kind = getattr(annotation, "__name__", str(annotation))
         raise HyperparameterError(
             f"hyperparameter {name!r}: {text!r} is not a valid {kind}"
             + (" (use 'true' or 'false')" if annotation is bool else "")
+            + (" (a finite number is required)" if annotation is float else "")
+            + (" (a whole number within the 64-bit range is required)" if annotation is int else "")
         ) from exc
     return text
 
@@ -141,10 +174,13 @@ def check_range(
         high_open: exclude the upper bound itself.
 
     Raises:
-        HyperparameterError: naming the field, the value and the allowed range.
+        HyperparameterError: naming the field, the value and the allowed range; NaN and
+            infinities are always rejected (a range only ever admits finite numbers).
     """
     if value is None:
         return
+    if isinstance(value, float) and not math.isfinite(value):
+        raise HyperparameterError(f"hyperparameter {name!r}: {value!r} is not a finite number")
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (value >= high if high_open else value > high)
     if too_low or too_high:

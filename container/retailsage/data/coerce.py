@@ -5,7 +5,9 @@ Target dtypes (the contract every other area codes against):
 * ``InvoiceNo``, ``StockCode``, ``Description``, ``Country``: pandas ``string`` (``<NA>`` for
   missing).
 * ``Quantity``: ``int64``; ``UnitPrice``: ``float64``; ``InvoiceDate``: naive
-  ``datetime64[ns]``. A missing or unparseable value in these is a :class:`DataError`.
+  ``datetime64[ns]`` (an offset is converted to UTC; years 1678-2261). A missing or
+  unparseable value in these, a number outside the int64 range, or a date outside the
+  supported range is a :class:`DataError`.
 * ``CustomerID``: ``string`` with ``<NA>`` for guests; integer-like ids are rendered without a
   decimal part (``17850.0`` -> ``"17850"``).
 * ``injected_anomaly`` (only when the file has it): ``bool``.
@@ -22,7 +24,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from retailsage.core.errors import DataError
-from retailsage.data.dates import ISO_FORMAT, detect_format, parse_with_format
+from retailsage.data.dates import (
+    DATE_RANGE_TEXT,
+    ISO_FORMAT,
+    bounded_ns,
+    detect_format,
+    out_of_range_values,
+    parse_with_format,
+)
 from retailsage.data.schema import (
     COUNTRY,
     CUSTOMER_ID,
@@ -42,6 +51,25 @@ STRING = pd.StringDtype("pyarrow")
 _TEXT_COLUMNS = (INVOICE_NO, STOCK_CODE, DESCRIPTION, COUNTRY)
 _TRUE = ("true", "1", "yes", "t", "y")
 _FALSE = ("false", "0", "no", "f", "n")
+_INT64_BOUND = 2.0**63
+INT64_RANGE_TEXT = "-9223372036854775808 .. 9223372036854775807"
+"""The int64 range, for error messages."""
+
+
+def outside_int64(numbers: np.ndarray) -> np.ndarray:
+    """Flag float values that cannot become int64 (casting them would wrap to INT64_MIN).
+
+    Shared by training (:class:`ChunkTyper`) and serving (``retailsage.serve.inputs``).
+
+    Args:
+        numbers: float64 values; NaN is not flagged (callers check missing values first).
+
+    Returns:
+        A boolean mask, True where the value is at or beyond +/-2**63 or infinite.
+    """
+    values = np.asarray(numbers, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return (values < -_INT64_BOUND) | (values >= _INT64_BOUND)
 
 
 def empty_transactions(with_label: bool = False) -> pd.DataFrame:
@@ -143,12 +171,19 @@ def _to_int64(values: pd.Series, where: _Where) -> pd.Series:
         missing = values.isna().to_numpy()
         if missing.any():
             raise where.fail(missing, values, "missing integer")
+        if pd.api.types.is_unsigned_integer_dtype(values.dtype):
+            too_big = values.to_numpy(dtype=np.uint64) > np.uint64(2**63 - 1)
+            if too_big.any():
+                raise where.fail(too_big, values, f"integer outside {INT64_RANGE_TEXT}")
         return values.astype("int64")
     if not pd.api.types.is_numeric_dtype(values.dtype):
         fast = _fast_cast(_as_text(values), pa.int64())
         if fast is not None:
             return fast.astype("int64")
     numbers = _to_number(values, where, "integer")
+    outside = outside_int64(numbers.to_numpy())
+    if outside.any():
+        raise where.fail(outside, values, f"integer outside {INT64_RANGE_TEXT}")
     fractional = (numbers.to_numpy() % 1) != 0
     if fractional.any():
         raise where.fail(fractional, values, "expected a whole number")
@@ -202,22 +237,31 @@ class ChunkTyper:
     date_format: str | None = field(default=None)
 
     def _to_datetime(self, values: pd.Series, where: _Where) -> pd.Series:
-        """Convert any column to naive ``datetime64[ns]``."""
+        """Convert any column to naive UTC ``datetime64[ns]`` within the supported range."""
         missing = values.isna().to_numpy()
         if missing.any():
             raise where.fail(missing, values, "missing date")
-        if isinstance(values.dtype, pd.DatetimeTZDtype):
-            return values.dt.tz_localize(None).astype("datetime64[ns]")
-        if pd.api.types.is_datetime64_dtype(values.dtype):
-            return values.astype("datetime64[ns]")
-        if values.dtype == object and pd.api.types.infer_dtype(values) in ("datetime", "date"):
-            return pd.to_datetime(values).astype("datetime64[ns]")
+        stored: pd.Series | None = None
+        if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(
+            values.dtype
+        ):
+            stored = values
+        elif values.dtype == object and pd.api.types.infer_dtype(values) in ("datetime", "date"):
+            stored = pd.to_datetime(values, utc=True)
+        if stored is not None:
+            typed, outside = bounded_ns(stored)
+            if outside.any():
+                raise where.fail(outside, values, f"date outside the supported {DATE_RANGE_TEXT}")
+            return typed
         text = _as_text(values).str.strip()
         if self.date_format is None:
             self.date_format = detect_format(text) or ISO_FORMAT
         parsed = parse_with_format(text, self.date_format)
         bad = parsed.isna().to_numpy()
         if bad.any():
+            outside = bad & out_of_range_values(text, self.date_format)
+            if outside.any():
+                raise where.fail(outside, values, f"date outside the supported {DATE_RANGE_TEXT}")
             raise where.fail(
                 bad, values, f"cannot parse as a date in this file's format {self.date_format!r}"
             )

@@ -154,7 +154,14 @@ def evaluate_anomaly(
             "flagged_fraction": float(scores["is_anomaly"].mean()),
         }
     if out_dir is not None and model.projection_ is not None:
-        natural = model.predict(natural_test_set(test).lines)["anomaly_score"].to_numpy()
-        plots = write_anomaly_plots(natural, model.projection_.threshold, out_dir)
+        labeled = natural_test_set(test)
+        natural = model.predict(labeled.lines)["anomaly_score"].to_numpy()
+        plots = write_anomaly_plots(
+            natural,
+            model.projection_.threshold,
+            out_dir,
+            labels=labeled.labels,
+            protocol=f"test set ({labeled.mode} labels)",
+        )
         results["plots"] = [str(p) for p in plots]
     return results

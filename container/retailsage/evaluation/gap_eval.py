@@ -63,7 +63,12 @@ def evaluate_gap(
     y_pred = predicted["predicted_gap_days"].to_numpy(dtype=np.float64)
     if split.horizon_days is not None:
         y_pred = np.minimum(y_pred, float(split.horizon_days))
-    plots = write_gap_plots(y_true, y_pred, out_dir) if out_dir is not None else []
+    protocol = split.protocol + (f" H={split.horizon_days} days" if split.horizon_days else "")
+    plots = (
+        write_gap_plots(y_true, y_pred, out_dir, model=model_type, protocol=protocol)
+        if out_dir is not None
+        else []
+    )
     model_metrics: dict[str, float] = dict(gap_metrics(y_true, y_pred))
     if split.protocol == "asof" and split.gaps is not None and split.horizon_days is not None:
         as_of = pd.to_datetime(split.test[AS_OF_DATE]).reset_index(drop=True)

@@ -39,12 +39,19 @@ class TrainingHooks:
             the runner prints the stable ``name=value;`` line SageMaker's regexes scan.
         should_stop: returns True once SIGTERM arrived; a family then checkpoints and raises
             :class:`TrainingInterrupted` promptly.
+        fingerprint: digest of the job's data and hyperparameters; a family stores it in every
+            checkpoint and resumes only from a checkpoint carrying the same one (``None``:
+            no check, any checkpoint of the family is resumed).
+        notes: what happened to checkpoints (resumed, or ignored and why), appended by the
+            family for the job's report.
     """
 
     checkpoint_dir: Path | None = None
     checkpoint_every: int = 10
     on_metric: Callable[[str, float, int], None] = field(default=_no_metric)
     should_stop: Callable[[], bool] = field(default=_never_stop)
+    fingerprint: str | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 class TrainingInterrupted(Exception):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,8 +20,8 @@ from torch import nn
 from retailsage.models.base import TrainingHooks, TrainingInterrupted
 from retailsage.models.checkpoints import (
     checkpoint_path,
-    newest_checkpoint,
     prune_checkpoints,
+    resume_checkpoint,
     write_atomically,
 )
 from retailsage.models.gap_common import regression_metrics
@@ -173,23 +174,37 @@ def _checkpoint(
         "best_model": state.best_model,
         "model": network.state_dict(),
         "optimizer": optimizer.state_dict(),
+        "fingerprint": hooks.fingerprint,
     }
     path = checkpoint_path(directory, CHECKPOINT_PREFIX, state.epoch, CHECKPOINT_SUFFIX)
     write_atomically(path, lambda temp: torch.save(payload, temp))
     prune_checkpoints(directory, CHECKPOINT_PREFIX, CHECKPOINT_SUFFIX)
 
 
+def _load_checkpoint(path: Path) -> tuple[str | None, dict[str, Any]]:
+    """Load one checkpoint (tensors and plain values only); return its fingerprint and payload."""
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    fingerprint = payload.get("fingerprint")
+    return (fingerprint if isinstance(fingerprint, str) else None), payload
+
+
 def _resume(
     network: GapNetwork, optimizer: torch.optim.Optimizer, hooks: TrainingHooks
 ) -> LoopState:
-    """Restore weights, optimiser and progress from the newest checkpoint, if any."""
-    newest = newest_checkpoint(hooks.checkpoint_dir, CHECKPOINT_PREFIX, CHECKPOINT_SUFFIX)
-    if newest is None:
+    """Restore weights, optimiser and progress from the newest matching checkpoint, if any."""
+    found = resume_checkpoint(
+        hooks.checkpoint_dir,
+        CHECKPOINT_PREFIX,
+        CHECKPOINT_SUFFIX,
+        hooks.fingerprint,
+        _load_checkpoint,
+        hooks.notes,
+    )
+    if found is None:
         return LoopState()
-    payload = torch.load(newest[1], map_location="cpu", weights_only=True)
+    payload = found[1]
     network.load_state_dict(payload["model"])
     optimizer.load_state_dict(payload["optimizer"])
-    LOGGER.info("resuming lstm from %s (epoch %d)", newest[1], payload["epoch"])
     return LoopState(
         epoch=int(payload["epoch"]),
         best_score=float(payload["best_score"]),

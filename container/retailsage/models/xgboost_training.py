@@ -1,8 +1,17 @@
-"""The XGBoost training loop: metrics per round, checkpoints, resume, early stopping."""
+"""The XGBoost training loop: metrics per round, checkpoints, resume, early stopping.
+
+Early stopping is tracked here rather than by ``xgb.callback.EarlyStopping`` because its state
+(best round, best MAE, rounds without improvement) must travel with each checkpoint: a resumed
+job then stops at the very round the uninterrupted job would have. A checkpoint stores that
+state and the job fingerprint as booster attributes, which UBJ files keep.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,8 +20,8 @@ import xgboost as xgb
 from retailsage.models.base import TrainingHooks, TrainingInterrupted
 from retailsage.models.checkpoints import (
     checkpoint_path,
-    newest_checkpoint,
     prune_checkpoints,
+    resume_checkpoint,
     write_atomically,
 )
 from retailsage.models.gap_common import regression_metrics
@@ -21,35 +30,98 @@ LOGGER = logging.getLogger(__name__)
 CHECKPOINT_PREFIX = "xgboost"
 CHECKPOINT_SUFFIX = ".ubj"
 VALIDATION = "validation"
+ATTR_FINGERPRINT = "retailsage_fingerprint"
+ATTR_BEST_ITERATION = "retailsage_best_iteration"
+ATTR_BEST_SCORE = "retailsage_best_score"
+ATTR_STALE_ROUNDS = "retailsage_stale_rounds"
+CHECKPOINT_ATTRS = (ATTR_FINGERPRINT, ATTR_BEST_ITERATION, ATTR_BEST_SCORE, ATTR_STALE_ROUNDS)
+
+
+@dataclass
+class StoppingState:
+    """Early-stopping progress; a checkpoint carries it so a resumed job stops where it would.
+
+    Attributes:
+        best_iteration: 0-based round with the lowest validation MAE so far (``None``: none).
+        best_score: that MAE.
+        stale_rounds: rounds since the last improvement.
+    """
+
+    best_iteration: int | None = None
+    best_score: float = math.inf
+    stale_rounds: int = 0
+
+    def to_attrs(self) -> dict[str, str]:
+        """The booster attributes that store this state."""
+        return {
+            ATTR_BEST_ITERATION: str(-1 if self.best_iteration is None else self.best_iteration),
+            ATTR_BEST_SCORE: repr(self.best_score),
+            ATTR_STALE_ROUNDS: str(self.stale_rounds),
+        }
+
+    @classmethod
+    def from_booster(cls, booster: xgb.Booster) -> StoppingState:
+        """Read the state a checkpoint stored (defaults for a checkpoint without one)."""
+        best = int(booster.attr(ATTR_BEST_ITERATION) or -1)
+        return cls(
+            best_iteration=best if best >= 0 else None,
+            best_score=float(booster.attr(ATTR_BEST_SCORE) or "inf"),
+            stale_rounds=int(booster.attr(ATTR_STALE_ROUNDS) or 0),
+        )
 
 
 class _HookCallback(xgb.callback.TrainingCallback):
-    """Forwards per-round metrics, writes checkpoints and honours stop requests."""
+    """Forwards metrics, early-stops on validation MAE, writes checkpoints, honours stops."""
 
-    def __init__(self, hooks: TrainingHooks) -> None:
+    def __init__(
+        self, hooks: TrainingHooks, patience: int | None, state: StoppingState | None = None
+    ) -> None:
         self.hooks = hooks
+        self.patience = patience
+        self.state = state or StoppingState()
         self.interrupted = False
+
+    def spent(self) -> bool:
+        """True once validation MAE has not improved for ``patience`` rounds."""
+        return self.patience is not None and self.state.stale_rounds >= self.patience
+
+    def before_iteration(
+        self, model: xgb.Booster, epoch: int, evals_log: dict[str, dict[str, Any]]
+    ) -> bool:
+        """Stop before the first round of a job resumed after its patience was spent."""
+        return self.spent()
 
     def after_iteration(
         self, model: xgb.Booster, epoch: int, evals_log: dict[str, dict[str, Any]]
     ) -> bool:
-        """Report metrics, checkpoint every ``checkpoint_every`` rounds; True stops training."""
+        """Report metrics, update early stopping, checkpoint; True stops training."""
         rounds = model.num_boosted_rounds()
-        for name, history in evals_log.get(VALIDATION, {}).items():
-            self.hooks.on_metric(f"{VALIDATION}:{name}", float(history[-1]), rounds)
+        history = evals_log.get(VALIDATION, {})
+        for name, values in history.items():
+            self.hooks.on_metric(f"{VALIDATION}:{name}", float(values[-1]), rounds)
+        if self.patience is not None and "mae" in history:
+            self._track(float(history["mae"][-1]), rounds - 1)
         if self.hooks.should_stop():
             self.save(model, rounds)
             self.interrupted = True
             return True
-        if rounds % max(self.hooks.checkpoint_every, 1) == 0:
+        if self.spent() or rounds % max(self.hooks.checkpoint_every, 1) == 0:
             self.save(model, rounds)
-        return False
+        return self.spent()
+
+    def _track(self, score: float, iteration: int) -> None:
+        """Record one round's validation MAE (strict improvement resets the count)."""
+        if score < self.state.best_score:
+            self.state = StoppingState(iteration, score, 0)
+        else:
+            self.state.stale_rounds += 1
 
     def save(self, model: xgb.Booster, rounds: int) -> None:
-        """Write a UBJ checkpoint atomically and prune old ones."""
+        """Write a UBJ checkpoint (with fingerprint and stopping state) atomically; prune."""
         directory = self.hooks.checkpoint_dir
         if directory is None:
             return
+        model.set_attr(**self.state.to_attrs(), **{ATTR_FINGERPRINT: self.hooks.fingerprint})
         path = checkpoint_path(directory, CHECKPOINT_PREFIX, rounds, CHECKPOINT_SUFFIX)
         write_atomically(path, lambda temp: temp.write_bytes(bytes(model.save_raw("ubj"))))
         prune_checkpoints(directory, CHECKPOINT_PREFIX, CHECKPOINT_SUFFIX)
@@ -69,14 +141,34 @@ def _metric_fn(log_target: bool) -> Any:
     return metric
 
 
-def _resume(hooks: TrainingHooks) -> xgb.Booster | None:
-    """Load the newest checkpoint, if any."""
-    newest = newest_checkpoint(hooks.checkpoint_dir, CHECKPOINT_PREFIX, CHECKPOINT_SUFFIX)
-    if newest is None:
-        return None
+def _load_checkpoint(path: Path) -> tuple[str | None, xgb.Booster]:
+    """Load one checkpoint; return its fingerprint and the booster."""
     booster = xgb.Booster()
-    booster.load_model(str(newest[1]))
-    LOGGER.info("resuming xgboost from %s (%d rounds)", newest[1], newest[0])
+    booster.load_model(str(path))
+    return booster.attr(ATTR_FINGERPRINT), booster
+
+
+def _resume(hooks: TrainingHooks) -> xgb.Booster | None:
+    """Load the newest checkpoint written for this job's fingerprint, if any."""
+    found = resume_checkpoint(
+        hooks.checkpoint_dir,
+        CHECKPOINT_PREFIX,
+        CHECKPOINT_SUFFIX,
+        hooks.fingerprint,
+        _load_checkpoint,
+        hooks.notes,
+    )
+    return None if found is None else found[1]
+
+
+def _finish(booster: xgb.Booster, state: StoppingState | None) -> xgb.Booster:
+    """Cut the booster to its best round (early stopping) and drop the checkpoint attributes."""
+    if state is not None and state.best_iteration is not None:
+        best = state.best_iteration
+        if booster.num_boosted_rounds() > best + 1:
+            booster = booster[: best + 1]
+        booster.set_attr(best_iteration=str(best), best_score=str(state.best_score))
+    booster.set_attr(**dict.fromkeys(CHECKPOINT_ATTRS))
     return booster
 
 
@@ -109,18 +201,11 @@ def train_booster(
     """
     start = _resume(hooks)
     done = start.num_boosted_rounds() if start is not None else 0
-    hook = _HookCallback(hooks)
+    patience = early_stopping_rounds if dval is not None else None
+    state = StoppingState.from_booster(start) if start is not None else StoppingState()
+    hook = _HookCallback(hooks, patience, state)
     callbacks: list[xgb.callback.TrainingCallback] = [hook]
     evals = [(dval, VALIDATION)] if dval is not None else []
-    if dval is not None and early_stopping_rounds is not None:
-        callbacks.append(
-            xgb.callback.EarlyStopping(
-                rounds=early_stopping_rounds,
-                metric_name="mae",
-                data_name=VALIDATION,
-                save_best=True,
-            )
-        )
     booster = xgb.train(
         params,
         dtrain,
@@ -135,4 +220,4 @@ def train_booster(
         raise TrainingInterrupted(
             f"stop requested after {booster.num_boosted_rounds()} rounds; checkpoint written"
         )
-    return booster
+    return _finish(booster, hook.state if patience is not None else None)

@@ -13,7 +13,7 @@ import re
 import tempfile
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
@@ -22,6 +22,7 @@ from retailsage.core.errors import UserError
 from retailsage.pipeline import s3io
 from retailsage.pipeline.asl import LocalAccount
 from retailsage.pipeline.deployment import REPO_ROOT, Deployment, synthesize
+from retailsage.pipeline.drift_check import check_run_drift
 from retailsage.pipeline.faults import FaultPlan
 from retailsage.pipeline.lambda_runner import LocalLambdaRunner
 from retailsage.pipeline.local_aws import LocalResources, ResourceFactory, moto_session
@@ -214,7 +215,7 @@ class LocalPipeline:
         )["executionArn"]
         described = watch_execution(sfn, arn, self.printer.on_event)
         self.launcher.join(timeout_s=30)
-        return summarize(
+        summary = summarize(
             run_id=run_id,
             described=described,
             printer=self.printer,
@@ -223,6 +224,8 @@ class LocalPipeline:
             wall_s=time.perf_counter() - started,
             quality_threshold=execution_input["quality_threshold"],
         )
+        drift = check_run_drift(self._clients["s3"], summary.output, self.runs_dir / run_id)
+        return replace(summary, drift_lines=tuple(drift))
 
     def _state_machine_arn(self) -> str:
         """The pipeline state machine's ARN."""

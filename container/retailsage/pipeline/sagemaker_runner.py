@@ -189,15 +189,7 @@ class TrainingRunner:
 
     def _train(self, job: Any, base: Path) -> tuple[int, dict[str, float]]:
         """Run ``entrypoint.sh train``, streaming its metric lines; return code and metrics."""
-        env = dict(os.environ)
-        env.update(
-            {
-                BASE_DIR_ENV: str(base),
-                "RETAILSAGE_PYTHON": sys.executable,
-                "TRAINING_JOB_NAME": job.training_job_name,
-                "TRAINING_JOB_ARN": job.arn,
-            }
-        )
+        env = training_env(job, base, os.environ)
         parser = MetricParser.from_definitions(job.algorithm_specification.get("MetricDefinitions"))
         metrics: dict[str, float] = {}
         with subprocess.Popen(
@@ -219,6 +211,35 @@ class TrainingRunner:
                 return process.wait(), metrics
             finally:
                 self._processes.discard(process)
+
+
+def training_env(job: Any, base: Path, environ: Mapping[str, str]) -> dict[str, str]:
+    """Return the environment of a local training process.
+
+    With ``EnableNetworkIsolation`` SageMaker gives the container no AWS credentials or
+    endpoints; the local run drops every ``AWS_*`` variable likewise, so a job that needed them
+    would fail here as it would in SageMaker (the image needs none).
+
+    Args:
+        job: moto's ``FakeTrainingJob``.
+        base: the job's ``/opt/ml`` tree.
+        environ: the parent environment.
+
+    Returns:
+        The environment for ``entrypoint.sh train``.
+    """
+    env = dict(environ)
+    if getattr(job, "enable_network_isolation", False):
+        env = {k: v for k, v in env.items() if not k.startswith("AWS_")}
+    env.update(
+        {
+            BASE_DIR_ENV: str(base),
+            "RETAILSAGE_PYTHON": sys.executable,
+            "TRAINING_JOB_NAME": job.training_job_name,
+            "TRAINING_JOB_ARN": job.arn,
+        }
+    )
+    return env
 
 
 def _fail_training(job: Any, reason: str) -> None:

@@ -36,6 +36,7 @@ class RunSummary:
         wall_s: wall time of the execution, upload to summary.
         output: the execution output (succeeded executions).
         quality_threshold: the gate threshold the execution ran with.
+        drift_lines: the input-drift check of the scored batch (``pipeline.drift_check``).
     """
 
     run_id: str
@@ -52,6 +53,7 @@ class RunSummary:
     wall_s: float = 0.0
     output: dict[str, Any] | None = None
     quality_threshold: float | None = None
+    drift_lines: tuple[str, ...] = ()
 
     @property
     def succeeded(self) -> bool:
@@ -80,6 +82,7 @@ class RunSummary:
         out.append(
             f"  items written: {self.items_written:,} (table now holds {self.table_items:,})"
         )
+        out.extend(self.drift_lines)
         if self.report_dir is not None:
             out.append(f"  reports and plots: {self.report_dir}")
         total = sum(t.seconds for t in self.timings) or 1.0

@@ -16,7 +16,8 @@ from typing import Any
 
 from flask import Flask, Response, json, request
 
-from retailsage.core.errors import PayloadTooLarge
+from retailsage.core.errors import BadInput, PayloadTooLarge
+from retailsage.serve import metrics
 from retailsage.serve.codecs import CSV, encode, request_type, response_type
 from retailsage.serve.errors import register_error_handlers
 from retailsage.serve.fast_csv import FastCsvScorer
@@ -28,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 _TRUE = ("true", "1", "yes")
+READ_SIZE = 1 << 20
+"""Bytes per read of a body without Content-Length."""
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -72,6 +75,51 @@ def _limit_threads() -> None:
         torch.set_num_threads(1)
 
 
+def _limit_text(settings: ServeSettings) -> str:
+    """The payload limit, for 413 messages."""
+    return (
+        f"the limit is {settings.max_payload_bytes} bytes ({settings.max_payload_mb} MiB, "
+        "SAGEMAKER_MAX_PAYLOAD_IN_MB)"
+    )
+
+
+def _read_unsized(settings: ServeSettings) -> bytes:
+    """Read a body sent without Content-Length (chunked) whole, or fail with 413.
+
+    werkzeug caps such a stream at ``MAX_CONTENT_LENGTH`` and returns the first bytes as if
+    they were the whole body (a silently truncated payload); here the server's own input
+    (de-chunked by gunicorn) is read to its end, and one byte over the limit is a 413.
+
+    Args:
+        settings: the serving settings (the limit).
+
+    Returns:
+        The whole body.
+
+    Raises:
+        PayloadTooLarge: the body is larger than the limit.
+        BadInput: the chunked encoding is malformed.
+    """
+    stream = request.environ.get("wsgi.input")
+    if stream is None or not request.environ.get("wsgi.input_terminated"):
+        return request.get_data(cache=False)  # no length and no chunking: no body
+    limit = settings.max_payload_bytes
+    parts: list[bytes] = []
+    size = 0
+    while size <= limit:
+        try:
+            part = stream.read(min(READ_SIZE, limit + 1 - size))
+        except Exception as exc:  # the server's de-chunking: a malformed chunk is the client's
+            raise BadInput(f"the chunked request body is malformed: {exc}") from exc
+        if not part:
+            return b"".join(parts)
+        parts.append(part)
+        size += len(part)
+    raise PayloadTooLarge(
+        f"the chunked request body exceeds {limit} bytes; {_limit_text(settings)}"
+    )
+
+
 def create_app(model_dir: Path | None = None, settings: ServeSettings | None = None) -> Flask:
     """Build the serving app with its model loaded.
 
@@ -94,6 +142,7 @@ def create_app(model_dir: Path | None = None, settings: ServeSettings | None = N
     register_error_handlers(app)
     _add_routes(app, predictor, settings)
     app.wsgi_app = _nodelay(app.wsgi_app)  # type: ignore[method-assign,assignment]
+    metrics.install(app)  # GET /metrics + request counts/latency (retailsage.serve.metrics)
     logger.info(
         "model %s loaded from %s; inputs: %s",
         predictor.model.name,
@@ -130,13 +179,10 @@ def _add_routes(app: Flask, predictor: Predictor, settings: ServeSettings) -> No
         """Decode, predict and encode one payload."""
         length = request.content_length
         if length is not None and length > settings.max_payload_bytes:
-            raise PayloadTooLarge(
-                f"request body is {length} bytes; the limit is {settings.max_payload_bytes} "
-                f"bytes ({settings.max_payload_mb} MiB, SAGEMAKER_MAX_PAYLOAD_IN_MB)"
-            )
+            raise PayloadTooLarge(f"request body is {length} bytes; {_limit_text(settings)}")
         kind = request_type(request.headers.get("Content-Type"))
         accept = response_type(request.headers.get("Accept"), settings.default_accept, kind)
-        body = request.get_data(cache=False)
+        body = request.get_data(cache=False) if length is not None else _read_unsized(settings)
         if not body.strip():
             return Response(b"", status=204)
         explain = wants_explanation(
@@ -145,8 +191,10 @@ def _add_routes(app: Flask, predictor: Predictor, settings: ServeSettings) -> No
         if fast_csv is not None and kind == CSV and accept == CSV and not explain:
             fast = fast_csv.score(body)  # None: not for the fast path, decode in full below
             if fast is not None:
+                metrics.record_rows(fast.count(b"\n"))
                 return Response(fast, status=200, mimetype=CSV)
         out = score(body, kind, predictor, explain=explain, emit_errors=emit_errors)
+        metrics.record_rows(len(out))
         columns = (
             predictor.csv_columns(out) if accept == "text/csv" else predictor.output_columns(out)
         )

@@ -7,9 +7,8 @@ CSV parsing lives in :mod:`retailsage.serve.csv_decoder`.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -18,7 +17,7 @@ import pandas as pd
 
 from retailsage.core.errors import BadInput, NotAcceptable, UnsupportedMediaType
 from retailsage.serve.csv_decoder import decode_csv, rows_to_frame
-from retailsage.serve.inputs import InputSchema, typed_frame
+from retailsage.serve.inputs import InputSchema, object_column, typed_frame
 
 CSV = "text/csv"
 JSON = "application/json"
@@ -128,7 +127,7 @@ def _records_to_frame(records: list[Any], schema: InputSchema, what: str) -> pd.
     known = schema.known_columns()
     present = [c for c in known if any(c in r for r in records)]
     schema.check_columns(present)
-    columns = {c: np.array([r.get(c) for r in records], dtype=object) for c in present}
+    columns = {c: object_column([r.get(c) for r in records]) for c in present}
     return typed_frame(columns, len(records))
 
 
@@ -145,10 +144,7 @@ def decode_json(body: bytes, schema: InputSchema) -> pd.DataFrame:
     Raises:
         BadInput: not JSON, no ``instances`` list, or a record that does not fit the schema.
     """
-    try:
-        payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadInput(f"body is not valid JSON: {exc}") from exc
+    payload = _loads(body, "body")
     if isinstance(payload, dict):
         payload = payload.get("instances")
     if not isinstance(payload, list):
@@ -172,13 +168,24 @@ def decode_jsonlines(body: bytes, schema: InputSchema) -> pd.DataFrame:
     lines = body.replace(b"\r\n", b"\n").split(b"\n")
     if lines and not lines[-1].strip():
         lines.pop()
-    records = []
-    for index, line in enumerate(lines):
-        try:
-            records.append(json.loads(line))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise BadInput(f"line {index + 1} is not valid JSON: {exc}") from exc
+    records = [_loads(line, f"line {index + 1}") for index, line in enumerate(lines)]
     return _records_to_frame(records, schema, "line")
+
+
+def _loads(text: bytes, where: str) -> Any:
+    """Parse JSON, turning every way it can fail on client input into a 400.
+
+    Besides syntax errors: nesting too deep for the parser (``RecursionError``) and integers
+    longer than Python's 4,300-digit conversion limit (``ValueError``).
+    """
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadInput(f"{where} is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise BadInput(f"{where} is nested too deeply to decode") from exc
+    except ValueError as exc:  # e.g. an integer literal beyond 4,300 digits
+        raise BadInput(f"{where} is not valid JSON: {exc}") from exc
 
 
 DECODERS: dict[str, Decoder] = {CSV: decode_csv, JSON: decode_json, JSONLINES: decode_jsonlines}
@@ -206,11 +213,34 @@ def decode(body: bytes, content_type: str, schema: InputSchema) -> pd.DataFrame:
 def _records(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[dict[str, Any]]:
     """Turn an output frame into a list of JSON-safe dicts."""
     names = [c for c in columns if c in frame.columns]
-    values = [frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in names]
+    values = [_python_values(frame[c]) for c in names]
     records = [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
     if "error" not in names:
         return records
     return [_without_nulls(record) for record in records]
+
+
+def _python_values(column: pd.Series) -> list[Any]:
+    """A column as JSON-safe Python values: numpy scalars unwrapped, missing -> None.
+
+    Object columns (the per-line "emit" frame) can hold numpy scalars such as ``float32``,
+    which ``json`` cannot encode; non-finite floats become None too.
+    """
+    if column.dtype.kind == "f":
+        column = column.where(np.isfinite(column.to_numpy(dtype=np.float64, na_value=np.nan)))
+    values = column.astype(object).where(column.notna(), None).tolist()
+    if column.dtype != object:
+        return values
+    return [_python_scalar(v) for v in values]
+
+
+def _python_scalar(value: Any) -> Any:
+    """Unwrap a numpy scalar; a non-finite float becomes None."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _without_nulls(record: dict[str, Any]) -> dict[str, Any]:
@@ -278,14 +308,17 @@ def encode_csv(frame: pd.DataFrame, columns: tuple[str, ...]) -> bytes:
     if len(failed) == 0:
         return text.encode()
     lines = text.split("\n")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="")
+    messages = frame["message"].to_numpy(dtype=object)
     for row in failed:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow(["ERROR", frame["message"].iat[row]])
-        lines[row] = buffer.getvalue()
+        lines[row] = f"ERROR,{_csv_field(str(messages[row]))}"
     return "\n".join(lines).encode()
+
+
+def _csv_field(text: str) -> str:
+    """Quote one CSV field the way ``csv.writer`` does (minimal quoting)."""
+    if any(c in text for c in (",", '"', "\n", "\r")):
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
 
 def _csv_scalar(value: Any) -> str:

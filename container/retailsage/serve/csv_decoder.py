@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from retailsage.core.errors import BadInput
-from retailsage.serve.inputs import InputSchema, column_kind, typed_frame
+from retailsage.serve.inputs import InputSchema, check_number_range, column_kind, typed_frame
 
 SMALL_CSV_BYTES = 16_384
 """Below this size CSV is split in Python; above it the pandas C engine wins."""
@@ -84,9 +84,24 @@ def _check_line_widths(body: bytes) -> int:
     return int(widths[0])
 
 
+def _read_records(reader: Any) -> list[list[str]]:
+    """Run a ``csv`` reader to the end, its errors as a 400 naming the record.
+
+    The ``csv`` module refuses a field longer than 131,072 characters; that is the client's
+    to fix (or to send unquoted), never a 500.
+    """
+    try:
+        return list(reader)
+    except csv.Error as exc:
+        raise BadInput(f"record {reader.line_num}: CSV does not parse: {exc}") from exc
+
+
 def _quoted_width(text: str) -> int:
     """Return the common field count of quoted CSV text (the C ``csv`` reader counts)."""
-    widths = np.fromiter(map(len, csv.reader(io.StringIO(text))), dtype=np.int64)
+    records = _read_records(csv.reader(io.StringIO(text)))
+    if not records:
+        raise BadInput("record 1 is empty")
+    widths = np.fromiter(map(len, records), dtype=np.int64, count=len(records))
     odd = np.flatnonzero(widths != widths[0])
     if odd.size:
         row = int(odd[0])
@@ -103,7 +118,7 @@ def _csv_rows(text: str) -> list[list[str]]:
         lines.pop()
     if "" in lines:
         raise BadInput(f"line {lines.index('') + 1} is empty")
-    return list(csv.reader(lines)) if '"' in text else [line.split(",") for line in lines]
+    return _read_records(csv.reader(lines)) if '"' in text else [line.split(",") for line in lines]
 
 
 def rows_to_frame(rows: list[list[Any]], schema: InputSchema, what: str) -> pd.DataFrame:
@@ -129,7 +144,12 @@ def rows_to_frame(rows: list[list[Any]], schema: InputSchema, what: str) -> pd.D
         raise BadInput(f"{what} {row + 1} has {widths[row]} fields; {what} 1 has {widths[0]}")
     names = schema.layout_for(int(widths[0]), f"{what} 1")
     matrix = np.empty((len(rows), len(names)), dtype=object)
-    matrix[:] = rows
+    try:
+        matrix[:] = rows
+    except (ValueError, TypeError):  # JSON lists as cells: numpy tries to broadcast them
+        for i, cells in enumerate(rows):
+            for j, value in enumerate(cells):
+                matrix[i, j] = value
     return typed_frame({name: matrix[:, i] for i, name in enumerate(names)}, len(rows))
 
 
@@ -179,4 +199,7 @@ def decode_csv(body: bytes, schema: InputSchema) -> pd.DataFrame:
         typed = typed_frame({name: frame[name].to_numpy() for name in retype}, len(frame))
         for name in retype:
             frame[name] = typed[name]
+    parsed = [name for name in names if column_kind(name) == "number" and name not in retype]
+    if parsed:
+        check_number_range(frame[parsed].to_numpy(dtype=np.float64), parsed)
     return frame

@@ -29,7 +29,7 @@ import pyarrow.csv as pa_csv
 from retailsage.data.schema import CUSTOMER_ID
 from retailsage.models.tabular import TabularSpec
 from retailsage.serve.csv_decoder import SMALL_CSV_BYTES
-from retailsage.serve.inputs import GAP_OUTPUT, InputSchema, column_kind
+from retailsage.serve.inputs import FLOAT32_MAX, GAP_OUTPUT, InputSchema, column_kind
 
 PROBABILITY_OUTPUT = "purchase_probability"
 
@@ -248,7 +248,9 @@ class FastCsvScorer:
         block[block == ""] = "nan"
         try:
             numbers = block.astype(np.float64)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):
+            return None
+        if _out_of_range(numbers):
             return None
         codes = [
             category.codes(values := cells[:, category.position].astype(str), values == "")
@@ -277,8 +279,18 @@ class FastCsvScorer:
         for category in self.categorical:
             codes = category.dictionary_codes(table.column(category.column))
             table = table.set_column(category.column, str(category.column), pa.array(codes))
-        model_block = table.select(range(self.n_model_columns))
-        return np.asarray(model_block.to_tensor(null_to_nan=True, row_major=True))
+        matrix = np.asarray(table.to_tensor(null_to_nan=True, row_major=True))
+        if _out_of_range(matrix):
+            return None
+        if matrix.shape[1] == self.n_model_columns:
+            return matrix
+        return np.ascontiguousarray(matrix[:, : self.n_model_columns])
+
+
+def _out_of_range(numbers: np.ndarray) -> bool:
+    """Whether any value is infinite or beyond float32 (the general path's 400)."""
+    with np.errstate(invalid="ignore"):
+        return bool((np.abs(numbers) > FLOAT32_MAX).any())
 
 
 def _reader_options(

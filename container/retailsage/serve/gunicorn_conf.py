@@ -8,6 +8,9 @@
 * once bound, the listeners get TCP_NODELAY and the master imports the model family's code
   (not the model) before forking, so workers boot in milliseconds and share those pages
   copy-on-write;
+* gunicorn's own error responses (malformed HTTP, a worker killed at the timeout) carry the
+  documented JSON body, a timeout as ``504 {"error": "Timeout"}``
+  (:mod:`retailsage.serve.gunicorn_errors`);
 * one OpenMP thread per worker, no access log (no per-request logging on the hot path), no
   control socket (several local servers must not fight over ``~/.gunicorn/gunicorn.ctl``).
 """
@@ -20,10 +23,15 @@ import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from retailsage.serve import gunicorn_errors
+from retailsage.serve import metrics as _metrics
 from retailsage.serve.settings import ServeSettings
 
 if TYPE_CHECKING:
     from gunicorn.arbiter import Arbiter
+    from gunicorn.workers.base import Worker
+
+gunicorn_errors.install()
 
 # before any worker imports xgboost/torch: workers = cores, one compute thread each
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -54,6 +62,12 @@ logging.basicConfig(
 )
 
 
+# Prometheus multiprocess mode: one temp dir per server, dead workers marked, removed at exit.
+on_starting = _metrics.start_server
+child_exit = _metrics.worker_exited
+on_exit = _metrics.stop_server
+
+
 def when_ready(server: Arbiter) -> None:
     """After binding (connections queue from here on): TCP_NODELAY, family code, then fork.
 
@@ -67,3 +81,8 @@ def when_ready(server: Arbiter) -> None:
     from retailsage.serve.preload import import_family_code  # after bind: pandas, xgboost, ...
 
     import_family_code(_settings.model_dir)
+
+
+def worker_abort(worker: Worker) -> None:
+    """The arbiter aborts a worker whose request ran past ``timeout``: answer it in JSON."""
+    gunicorn_errors.mark_timed_out(_settings.timeout_s)

@@ -11,6 +11,12 @@ is recognised by its field count:
   ``id_column`` in the family config, one more field = that id leading the inputs.
 
 JSON objects name their fields; keys outside the known columns are ignored.
+
+Values (the same rules for every family): a number must be finite and within the float32 range
+(|x| <= 3.4e38: XGBoost and the LSTM compute in float32), an empty field, JSON ``null`` or
+``NaN`` is missing; ``Quantity`` must be a whole number within int64; a date is ISO 8601 or
+another common layout, with an offset converted to UTC, in years 1678-2261; a JSON list or
+object is never a field value. Anything else is a 400 naming the row and column.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ import numpy as np
 import pandas as pd
 
 from retailsage.core.errors import BadInput
+from retailsage.data.coerce import INT64_RANGE_TEXT, outside_int64
+from retailsage.data.dates import DATE_RANGE_TEXT, ISO_FORMAT, bounded_ns, parse_dates
 from retailsage.data.schema import (
     CUSTOMER_ID,
     DESCRIPTION,
@@ -43,6 +51,8 @@ Kind = Literal["number", "integer", "string", "date"]
 STRING_COLUMNS = frozenset({INVOICE_NO, STOCK_CODE, DESCRIPTION, CUSTOMER_ID, COUNTRY})
 DATE_COLUMNS = frozenset({INVOICE_DATE, AS_OF_DATE, ORDER_DATE})
 INTEGER_COLUMNS = frozenset({QUANTITY})
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+"""The largest accepted magnitude of a numeric input."""
 
 
 def column_kind(name: str) -> Kind:
@@ -167,19 +177,80 @@ def _bad_cell(values: np.ndarray, parsed: np.ndarray, column: str, kind: str) ->
     present = pd.notna(values) & (values.astype(str) != "")
     failed = np.flatnonzero(present & pd.isna(parsed))
     row = int(failed[0]) if failed.size else 0
-    return BadInput(f"row {row + 1}, column {column!r}: {values[row]!r} is not a valid {kind}")
+    return BadInput(
+        f"row {row + 1}, column {column!r}: {_shown(values[row])} is not a valid {kind}"
+    )
+
+
+def _shown(value: Any) -> str:
+    """A value for an error message, cut to 80 characters."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
+_SCALAR_KINDS = frozenset(
+    {"string", "empty", "integer", "floating", "mixed-integer-float", "boolean", "decimal"}
+)
+
+
+def _nested_row(values: np.ndarray) -> int | None:
+    """The first row holding a JSON list or object, or None.
+
+    ``infer_dtype`` (one C pass) clears the usual all-scalar columns; only a column it calls
+    mixed is looked at value by value.
+    """
+    if values.dtype != object or pd.api.types.infer_dtype(values, skipna=True) in _SCALAR_KINDS:
+        return None
+    for row, value in enumerate(values):
+        if isinstance(value, list | dict):
+            return row
+    return None
+
+
+def check_number_range(block: np.ndarray, names: Sequence[str]) -> None:
+    """Reject non-finite numbers and magnitudes beyond float32 (NaN is missing, accepted).
+
+    Args:
+        block: float64 values, one column per name (2-D) or one column (1-D, one name).
+        names: the column names.
+
+    Raises:
+        BadInput: naming the first bad row and column.
+    """
+    with np.errstate(invalid="ignore"):
+        bad = np.abs(block) > FLOAT32_MAX
+    if not bad.any():
+        return
+    row, col = (int(i) for i in np.argwhere(bad)[0]) if bad.ndim == 2 else (int(bad.argmax()), 0)
+    value = float(block[row, col] if block.ndim == 2 else block[row])
+    problem = "is not finite" if np.isinf(value) else "is out of range (|x| <= 3.4e38)"
+    raise BadInput(f"row {row + 1}, column {names[col]!r}: {value!r} {problem}")
 
 
 def _to_number(values: np.ndarray, column: str) -> np.ndarray:
-    """Convert strings/numbers to float64; empty and null become NaN."""
+    """Convert strings/numbers to float64; empty and null become NaN; range checked."""
     try:
-        return np.asarray(values, dtype=np.float64)
-    except (ValueError, TypeError):
-        pass
-    nested = [i for i, v in enumerate(values) if isinstance(v, list | dict)]  # error path only
-    if nested:
-        row = nested[0]
-        raise BadInput(f"row {row + 1}, column {column!r}: {values[row]!r} is not a number")
+        parsed = np.asarray(values, dtype=np.float64)
+    except (ValueError, TypeError, OverflowError):
+        parsed = _parse_numbers(values, column)
+    check_number_range(parsed, (column,))
+    return parsed
+
+
+def _parse_numbers(values: np.ndarray, column: str) -> np.ndarray:
+    """Slow path of :func:`_to_number`: name nested, unparseable or huge values."""
+    nested = _nested_row(values)
+    if nested is not None:
+        raise BadInput(
+            f"row {nested + 1}, column {column!r}: {_shown(values[nested])} is not a number"
+        )
+    huge = [i for i, v in enumerate(values) if isinstance(v, int) and abs(v) > FLOAT32_MAX]
+    if huge:
+        row = huge[0]
+        raise BadInput(
+            f"row {row + 1}, column {column!r}: {_shown(values[row])} is out of range "
+            "(|x| <= 3.4e38)"
+        )
     cleaned = np.where(pd.isna(values) | (values.astype(str) == ""), np.nan, values)
     parsed = pd.to_numeric(pd.Series(cleaned, dtype=object), errors="coerce").to_numpy(
         dtype=np.float64, na_value=np.nan
@@ -190,31 +261,59 @@ def _to_number(values: np.ndarray, column: str) -> np.ndarray:
 
 
 def _to_integer(values: np.ndarray, column: str) -> np.ndarray:
-    """Convert to int64; every value must be present and whole."""
+    """Convert to int64; every value must be present, whole and within int64."""
     numbers = _to_number(values, column)
     bad = np.flatnonzero(~np.isfinite(numbers) | (numbers != np.round(numbers)))
     if bad.size:
         row = int(bad[0])
-        raise BadInput(f"row {row + 1}, column {column!r}: {values[row]!r} is not an integer")
+        raise BadInput(f"row {row + 1}, column {column!r}: {_shown(values[row])} is not an integer")
+    outside = np.flatnonzero(outside_int64(numbers))
+    if outside.size:
+        row = int(outside[0])
+        raise BadInput(
+            f"row {row + 1}, column {column!r}: {_shown(values[row])} is outside {INT64_RANGE_TEXT}"
+        )
     return numbers.astype(np.int64)
 
 
 def _to_date(values: np.ndarray, column: str) -> pd.Series:
-    """Parse ISO-like timestamps; every value must be present and valid."""
+    """Parse timestamps (offsets -> UTC); every value must be present, valid and in range."""
+    nested = _nested_row(values)
+    if nested is not None:
+        raise BadInput(
+            f"row {nested + 1}, column {column!r}: {_shown(values[nested])} is not a valid date"
+        )
     series = pd.Series(values, dtype=object)
+    if pd.api.types.infer_dtype(series, skipna=True) not in ("string", "empty"):
+        # JSON numbers/booleans are read as text (20111201 -> 2011-12-01), never as epochs
+        series = series.where(series.isna(), series.astype(str))
     try:
-        parsed = pd.to_datetime(series, format="ISO8601")
-    except (ValueError, TypeError):
-        parsed = pd.to_datetime(series, errors="coerce", format="mixed")
-    failed = np.flatnonzero(parsed.isna().to_numpy())
+        parsed = pd.to_datetime(series, format=ISO_FORMAT)
+    except (ValueError, TypeError, OverflowError):
+        try:
+            parsed = parse_dates(series, "mixed")
+        except (ValueError, TypeError, OverflowError):
+            parsed = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns]")
+    typed, outside = bounded_ns(parsed)
+    failed = np.flatnonzero(typed.isna().to_numpy())
     if failed.size:
         row = int(failed[0])
-        raise BadInput(f"row {row + 1}, column {column!r}: {values[row]!r} is not a valid date")
-    return parsed.astype("datetime64[ns]")
+        problem = (
+            f"is outside the supported {DATE_RANGE_TEXT}" if outside[row] else "is not a valid date"
+        )
+        raise BadInput(f"row {row + 1}, column {column!r}: {_shown(values[row])} {problem}")
+    return typed
 
 
-def _to_string(values: np.ndarray) -> pd.Series:
-    """Convert to pandas string dtype; empty and null become <NA>."""
+def _to_string(values: np.ndarray, column: str) -> pd.Series:
+    """Convert to pandas string dtype; empty and null become <NA>; lists/objects rejected."""
+    if values.dtype == object:
+        nested = _nested_row(values)
+        if nested is not None:
+            raise BadInput(
+                f"row {nested + 1}, column {column!r}: {_shown(values[nested])} is a JSON "
+                "list or object, not a text value"
+            )
     missing = np.asarray(pd.isna(values), dtype=bool)
     text = values.astype(str)
     cleaned = text.astype(object)
@@ -242,7 +341,19 @@ def coerce_column(values: np.ndarray, column: str) -> Any:
         return _to_integer(values, column)
     if kind == "date":
         return _to_date(values, column)
-    return _to_string(values)
+    return _to_string(values, column)
+
+
+def object_column(values: Sequence[Any]) -> np.ndarray:
+    """A 1-D object array of ``values`` (lists and dicts stay cells, never become axes).
+
+    Args:
+        values: one raw value per row.
+
+    Returns:
+        The object array.
+    """
+    return np.fromiter(values, dtype=object, count=len(values))
 
 
 def typed_frame(columns: Mapping[str, np.ndarray], n_rows: int) -> pd.DataFrame:
@@ -266,8 +377,9 @@ def typed_frame(columns: Mapping[str, np.ndarray], n_rows: int) -> pd.DataFrame:
     if numeric:
         try:
             block = np.stack([columns[name] for name in numeric], axis=1).astype(np.float64)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):
             block = np.stack([_to_number(columns[name], name) for name in numeric], axis=1)
+        check_number_range(block, numeric)
     frame = pd.DataFrame(
         block if block is not None else np.empty((n_rows, 0)),
         columns=numeric,

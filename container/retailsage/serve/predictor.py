@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from retailsage.core.errors import AlgorithmError, BadInput
+from retailsage.data.dates import DATE_RANGE_TEXT, LATEST_DATE_EXCLUSIVE
 from retailsage.data.schema import TRANSACTION_COLUMNS
 from retailsage.models.artifacts import load_model, read_manifest
 from retailsage.models.base import ModelFamily
@@ -152,6 +153,9 @@ class Predictor:
         ``days_since_last_order``; the date is then never before the as-of date, derived as
         last order + recency when the row has no ``as_of_date``), else the last order (or
         as-of) date.
+
+        Raises:
+            BadInput: the date would fall after 2261 (naming the row).
         """
         anchor_column = AS_OF_DATE if asof or ORDER_DATE not in frame.columns else ORDER_DATE
         if anchor_column not in frame.columns:
@@ -161,5 +165,15 @@ class Predictor:
             anchor = (pd.to_datetime(frame[ORDER_DATE]) + recency).reset_index(drop=True)
         else:
             anchor = pd.to_datetime(frame[anchor_column]).reset_index(drop=True)
-        days = pd.to_timedelta(np.round(out[GAP_OUTPUT].to_numpy(dtype=np.float64)), unit="D")
+        rounded = np.round(out[GAP_OUTPUT].to_numpy(dtype=np.float64))
+        headroom = ((LATEST_DATE_EXCLUSIVE - anchor) / pd.Timedelta(days=1)).to_numpy()
+        with np.errstate(invalid="ignore"):
+            beyond = np.flatnonzero(rounded >= headroom)
+        if beyond.size:
+            row = int(beyond[0])
+            raise BadInput(
+                f"row {row + 1}: {anchor_column} {anchor.iat[row]:%Y-%m-%d} plus the predicted "
+                f"{rounded[row]:.0f} days is after the supported {DATE_RANGE_TEXT}"
+            )
+        days = pd.to_timedelta(rounded, unit="D")
         out[NEXT_PURCHASE_DATE] = (anchor + days).dt.strftime("%Y-%m-%d")

@@ -19,7 +19,7 @@ from retailsage.data.cleaning import prepare_anomaly_lines
 from retailsage.data.loader import load_transactions
 from retailsage.data.sources import LABEL_COLUMN
 from retailsage.evaluation.metrics import anomaly_metrics
-from retailsage.evaluation.plots import write_anomaly_plots
+from retailsage.evaluation.plots import describe_protocol, write_anomaly_plots
 from retailsage.models.base import ModelFamily
 from retailsage.train.channels import ChannelData, read_table
 from retailsage.train.config import JobConfig
@@ -114,7 +114,14 @@ class AnomalyTask:
             ranking = anomaly_metrics(labels, scores)
             metrics.update({f"validation:{k}": float(ranking[k]) for k in RANKING_METRICS})
             counts = {k: int(ranking[k]) for k in ("positives", "negatives")}
-        plots = write_anomaly_plots(scores, threshold, output_dir)
+        plots = write_anomaly_plots(
+            scores,
+            threshold,
+            output_dir,
+            labels=labels,
+            model=str(manifest.get("family", "pca_kmeans")),
+            protocol=describe_protocol(data.description),
+        )
         report = {
             **data.description,
             "train_rows": len(data.train),

@@ -21,6 +21,8 @@ from retailsage.models.registry import MODEL_TYPES, get_family
 
 EvalProtocol = Literal["asof", "p1", "p2cap"]
 GapTarget = Literal["asof", "order_gap"]
+SEED_MAX = 2**32 - 1
+"""Largest ``seed`` every family's libraries accept (scikit-learn's ``random_state`` bound)."""
 
 
 @dataclass(frozen=True)
@@ -79,12 +81,17 @@ class JobConfig:
             )
         if self.eval_cutoff is not None:
             try:
-                pd.Timestamp(self.eval_cutoff)
+                cutoff = pd.Timestamp(self.eval_cutoff)
             except (ValueError, TypeError) as exc:
                 raise HyperparameterError(
                     f"hyperparameter 'eval_cutoff': {self.eval_cutoff!r} is not a date; "
                     "use YYYY-MM-DD"
                 ) from exc
+            if cutoff is pd.NaT or not pd.Timestamp.min <= cutoff <= pd.Timestamp.max:
+                raise HyperparameterError(
+                    f"hyperparameter 'eval_cutoff': {self.eval_cutoff!r} is outside the "
+                    f"supported dates {pd.Timestamp.min.date()} .. {pd.Timestamp.max.date()}"
+                )
 
     @property
     def gap_target(self) -> str:
@@ -129,22 +136,56 @@ def _field_names(config_cls: type[Any]) -> set[str]:
     return {f.name for f in dataclasses.fields(config_cls) if f.init}
 
 
+def cuda_available() -> bool:
+    """Return True when torch sees a usable CUDA device (torch is imported only here)."""
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def check_device(family_config: Any, is_available: Callable[[], bool] = cuda_available) -> None:
+    """Reject ``device=cuda`` on a host without CUDA, before any data is read.
+
+    The check is made here and not in the family's config, because a model trained on a GPU
+    must still load (and serve) on a CPU-only endpoint.
+
+    Args:
+        family_config: the parsed family config; only a ``device`` field equal to ``cuda``
+            is checked.
+        is_available: reports whether CUDA is usable on this host.
+
+    Raises:
+        HyperparameterError: ``device`` is ``cuda`` and no CUDA device is available.
+    """
+    if getattr(family_config, "device", None) != "cuda" or is_available():
+        return
+    raise HyperparameterError(
+        "hyperparameter 'device': 'cuda' was requested but no CUDA device is available on this "
+        "instance; use a GPU instance type, or device=auto (GPU when present) or device=cpu"
+    )
+
+
 def resolve_config(
     raw: Mapping[str, str],
     family_lookup: Callable[[str], type[ModelFamily]] = get_family,
+    has_cuda: Callable[[], bool] | None = None,
 ) -> ResolvedConfig:
     """Split SageMaker's hyperparameter map into the job config and the family config.
 
     Args:
         raw: the string -> string map from ``hyperparameters.json`` (values may be JSON-encoded).
         family_lookup: maps ``model_type`` to a family class (the registry by default).
+        has_cuda: reports whether CUDA is usable (checked for ``device=cuda``);
+            :func:`cuda_available` when omitted.
 
     Returns:
         The parsed, range-checked configs and the family class.
 
     Raises:
         HyperparameterError: ``model_type`` missing or unknown, an unknown key (the message
-            lists the job keys and the family's keys), a wrong type or an out-of-range value.
+            lists the job keys and the family's keys), a wrong type, an out-of-range or
+            non-finite value, a ``seed`` outside [0, 2**32 - 1], or ``device=cuda`` without a
+            CUDA device.
     """
     if "model_type" not in raw:
         raise HyperparameterError(
@@ -166,4 +207,6 @@ def resolve_config(
         )
     family_raw = {k: v for k, v in raw.items() if k not in JOB_KEYS}
     family_config = parse_hyperparameters(family_cls.config_cls, family_raw)
+    check_range("seed", getattr(family_config, "seed", None), low=0, high=SEED_MAX)
+    check_device(family_config, has_cuda or cuda_available)
     return ResolvedConfig(job=job, family_cls=family_cls, family_config=family_config)

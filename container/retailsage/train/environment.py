@@ -55,18 +55,15 @@ def _read_json(path: Path, what: str) -> Any:
         return None
     try:
         return json.loads(path.read_text() or "{}")
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError, UnicodeDecodeError) as exc:
         raise UserError(f"{what} file {path} is not valid JSON: {exc}") from exc
 
 
 def _read_hyperparameters(paths: SageMakerPaths, env: Mapping[str, str]) -> dict[str, str]:
     """Return the hyperparameter map from the file, else ``SM_HPS``, else empty."""
     data = _read_json(paths.hyperparameters_file, "hyperparameters")
-    if data is None and env.get("SM_HPS"):
-        try:
-            data = json.loads(env["SM_HPS"])
-        except json.JSONDecodeError as exc:
-            raise UserError(f"SM_HPS is not valid JSON: {exc}") from exc
+    if data is None:
+        data = _env_json(env, "SM_HPS")
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -95,12 +92,20 @@ def _check_input_mode(name: str, settings: Any) -> None:
 def _read_channels(paths: SageMakerPaths, env: Mapping[str, str]) -> dict[str, Path]:
     """Return channel -> directory from inputdataconfig.json, SM_CHANNELS, or input/data/."""
     config = _read_json(paths.input_data_config_file, "inputdataconfig")
-    if isinstance(config, dict) and config:
+    if config is not None and not isinstance(config, dict):
+        raise UserError(
+            f"inputdataconfig file {paths.input_data_config_file} must hold a JSON object of "
+            "channel name -> channel settings"
+        )
+    if config:
         for name, settings in config.items():
             _check_input_mode(name, settings)
         names = sorted(config)
     elif env.get("SM_CHANNELS"):
-        names = sorted(json.loads(env["SM_CHANNELS"]))
+        declared = _env_json(env, "SM_CHANNELS")
+        if not isinstance(declared, list) or not all(isinstance(n, str) for n in declared):
+            raise UserError(f"SM_CHANNELS must be a JSON list of channel names, got {declared!r}")
+        names = sorted(declared)
     else:
         data_dir = paths.input_dir / "data"
         found = {p.name for p in data_dir.iterdir() if p.is_dir()} if data_dir.is_dir() else set()
@@ -108,18 +113,68 @@ def _read_channels(paths: SageMakerPaths, env: Mapping[str, str]) -> dict[str, P
     return {name: paths.channel_dir(name) for name in names}
 
 
+def _env_json(env: Mapping[str, str], name: str) -> Any:
+    """Decode a JSON-valued ``SM_*`` variable, or return ``None`` when it is unset or empty."""
+    text = env.get(name)
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise UserError(f"{name} is not valid JSON: {exc}") from exc
+
+
+def _host_names(value: Any, source: str) -> tuple[str, ...]:
+    """Validate a ``hosts`` value: a non-empty JSON list of distinct, non-blank host names."""
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(host, str) and host.strip() for host in value)
+    ):
+        raise UserError(
+            f"{source}: 'hosts' must be a non-empty list of host names such as "
+            f'["algo-1", "algo-2"], got {json.dumps(value)[:200]}'
+        )
+    if len(set(value)) != len(value):
+        raise UserError(f"{source}: 'hosts' lists a host more than once: {value!r}")
+    return tuple(sorted(value))
+
+
 def _read_hosts(paths: SageMakerPaths, env: Mapping[str, str]) -> tuple[tuple[str, ...], str]:
-    """Return (sorted hosts, current host) from resourceconfig.json or SM_HOSTS."""
-    config = _read_json(paths.resource_config_file, "resourceconfig") or {}
-    hosts = config.get("hosts") or json.loads(env.get("SM_HOSTS") or "[]") or [DEFAULT_HOST]
-    current = config.get("current_host") or env.get("SM_CURRENT_HOST") or sorted(hosts)[0]
-    return tuple(sorted(hosts)), str(current)
+    """Return (sorted hosts, current host) from resourceconfig.json, else SM_HOSTS.
+
+    A key the file lacks falls back to its ``SM_*`` twin, then to the single default host;
+    a key that is present must be well-formed, and the current host must be one of the hosts.
+    """
+    config = _read_json(paths.resource_config_file, "resourceconfig")
+    source = f"resourceconfig file {paths.resource_config_file}"
+    if config is None:
+        config, source = {}, "SM_HOSTS/SM_CURRENT_HOST"
+    elif not isinstance(config, dict):
+        raise UserError(f"{source} must hold a JSON object with 'hosts' and 'current_host'")
+    raw_hosts = config.get("hosts")
+    if raw_hosts is None:
+        raw_hosts, source = _env_json(env, "SM_HOSTS"), "SM_HOSTS"
+    hosts = _host_names([DEFAULT_HOST] if raw_hosts is None else raw_hosts, source)
+    current = config.get("current_host")
+    if current is None:
+        current = env.get("SM_CURRENT_HOST") or hosts[0]
+    if not isinstance(current, str) or current not in hosts:
+        raise UserError(
+            f"current host {json.dumps(current)[:100]} is not one of the job's hosts "
+            f"{list(hosts)} ({source}); the resource configuration is inconsistent"
+        )
+    return hosts, current
 
 
 def _read_checkpoint_dir(paths: SageMakerPaths) -> Path:
     """Return checkpointconfig.json's LocalPath, else the default under the base dir."""
     config = _read_json(paths.checkpoint_config_file, "checkpointconfig") or {}
-    local = config.get("LocalPath") if isinstance(config, dict) else None
+    if not isinstance(config, dict):
+        raise UserError(f"checkpointconfig file {paths.checkpoint_config_file} is not an object")
+    local = config.get("LocalPath")
+    if local is not None and not isinstance(local, str):
+        raise UserError(f"checkpointconfig LocalPath must be a path string, got {local!r}")
     return Path(local) if local else paths.checkpoint_dir
 
 
@@ -133,7 +188,8 @@ def read_environment(env: Mapping[str, str] | None = None) -> TrainingEnvironmen
         The job's environment; nothing is created on disk.
 
     Raises:
-        UserError: a config file is not JSON, or a channel uses an unsupported input mode.
+        UserError: a config file is not JSON or is malformed (``hosts`` not a list of names,
+            ``current_host`` not among them), or a channel uses an unsupported input mode.
     """
     env = os.environ if env is None else env
     paths = SageMakerPaths.from_env(env)

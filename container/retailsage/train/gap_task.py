@@ -31,7 +31,7 @@ from retailsage.evaluation.metrics import (
     past_date_share,
     probability_metrics,
 )
-from retailsage.evaluation.plots import write_gap_plots
+from retailsage.evaluation.plots import describe_protocol, write_gap_plots
 from retailsage.features.asof import (
     PURCHASED,
     SNAPSHOT_FEATURE_COLUMNS,
@@ -234,7 +234,13 @@ class GapTask:
         for name, values in baselines.items():
             short = BASELINE_NAMES.get(name, name)
             metrics.update({f"baseline:{short}:{k}": float(v) for k, v in values.items()})
-        plots = write_gap_plots(y_true, y_pred, output_dir)
+        plots = write_gap_plots(
+            y_true,
+            y_pred,
+            output_dir,
+            model=str(manifest.get("family", "")),
+            protocol=describe_protocol(data.description),
+        )
         report = {
             **data.description,
             "baselines": {BASELINE_NAMES.get(k, k): v for k, v in baselines.items()},

@@ -2,9 +2,12 @@
 
 :func:`main` is the only place that turns exceptions into the failure contract (see
 :mod:`retailsage.train.failure`). Everything is validated before heavy work: the config files,
-the hyperparameters (job and family), and the presence and shape of the channels. Only the first
-of the sorted hosts trains; the others log that and exit 0 (multi-host training is not
-supported; see docs/training.md).
+the hyperparameters (job and family, including the device), the presence and shape of the
+channels. The model is written to a staging directory and published into ``model/`` only once
+evaluation and reports succeeded, so a failed job leaves no model files. Checkpoints carry the
+job fingerprint (:mod:`retailsage.train.fingerprint`) and resume only for the same data and
+hyperparameters. Only the first of the sorted hosts trains; the others log that and exit 0
+(multi-host training is not supported; see docs/training.md).
 """
 
 from __future__ import annotations
@@ -17,13 +20,16 @@ from typing import Any, TextIO
 
 from retailsage.core.errors import DataError
 from retailsage.core.paths import SageMakerPaths
+from retailsage.evaluation.drift import write_reference
 from retailsage.models.artifacts import save_model
 from retailsage.models.base import ModelFamily, TrainingHooks, TrainingInterrupted
 from retailsage.train.channels import ChannelData, inspect_channel
 from retailsage.train.config import ResolvedConfig, resolve_config
 from retailsage.train.environment import TrainingEnvironment, read_environment
 from retailsage.train.failure import exit_code_for, write_failure
+from retailsage.train.fingerprint import job_fingerprint
 from retailsage.train.metrics import MetricWriter
+from retailsage.train.publish import publish, staged_model_dir
 from retailsage.train.reports import json_metrics, write_metrics, write_report
 from retailsage.train.signals import StopFlag
 from retailsage.train.tasks import Evaluation, PreparedData, task_for
@@ -69,7 +75,7 @@ def _fit(
         raise TrainingInterrupted(
             f"the training job was stopped by SIGTERM (StopTrainingJob or a spot interruption): "
             f"{exc}. Checkpoints are in {hooks.checkpoint_dir}; a job started with the same "
-            "checkpoint directory resumes from the newest one"
+            "checkpoint directory, data and hyperparameters resumes from the newest one"
         ) from exc
 
 
@@ -117,6 +123,7 @@ def run_job(environment: TrainingEnvironment, stop: StopFlag, writer: MetricWrit
         "job config %s; %s config %s", config.job, config.job.model_type, config.family_config
     )
     train, validation = _channels(environment)
+    fingerprint = job_fingerprint(config, [c for c in (train, validation) if c is not None])
     task = task_for(config.job.model_type)
     data = task.prepare(config.job, train, validation)
     prepared = time.monotonic()
@@ -127,17 +134,24 @@ def run_job(environment: TrainingEnvironment, stop: StopFlag, writer: MetricWrit
         checkpoint_every=config.job.checkpoint_every,
         on_metric=writer,
         should_stop=stop,
+        fingerprint=fingerprint,
     )
     model = _fit(config, data, hooks)
     fitted = time.monotonic()
     paths: SageMakerPaths = environment.paths
-    manifest = save_model(model, paths.model_dir)
-    evaluation = task.evaluate(model, data, paths.output_data_dir, manifest)
-    writer.write_all(evaluation.metrics)
-    write_metrics(paths.output_data_dir, evaluation.metrics)
-    timings = {"prepare": prepared - started, "fit": fitted - prepared}
-    timings["evaluate"] = time.monotonic() - fitted
-    write_report(paths.output_data_dir, _report(environment, config, evaluation, timings))
+    with staged_model_dir(paths.model_dir) as staging:
+        manifest = save_model(model, staging)
+        # the input distribution the model was fitted on, for PSI drift checks of scored batches
+        manifest = write_reference(staging, data.train, model.input_columns)
+        evaluation = task.evaluate(model, data, paths.output_data_dir, manifest)
+        writer.write_all(evaluation.metrics)
+        write_metrics(paths.output_data_dir, evaluation.metrics)
+        timings = {"prepare": prepared - started, "fit": fitted - prepared}
+        timings["evaluate"] = time.monotonic() - fitted
+        report = _report(environment, config, evaluation, timings)
+        report["checkpoints"] = {"fingerprint": fingerprint, "notes": hooks.notes}
+        write_report(paths.output_data_dir, report)
+        publish(staging, paths.model_dir)
     logger.info("training finished: model in %s", paths.model_dir)
 
 

@@ -81,7 +81,10 @@ def sagemaker_logging_statements(
 
 
 class SageMakerExecutionRole(Construct):
-    """Role passed to training and transform jobs; scoped to the data bucket's prefixes.
+    """Role passed to SageMaker jobs; scoped to the data bucket's prefixes.
+
+    The pipeline's jobs run as one (runs/models/checkpoints); ad-hoc training jobs started from
+    a workstation run as another (reads ``raw/`` and ``adhoc/``, writes only ``adhoc/``).
 
     Attributes:
         role: the IAM role (``iam:PassRole`` on it is granted to the state machine only).
@@ -98,6 +101,8 @@ class SageMakerExecutionRole(Construct):
         read_prefixes: tuple[str, ...],
         write_prefixes: tuple[str, ...],
         image: ImageConfig,
+        job_kinds: tuple[str, ...] = ("TrainingJobs", "TransformJobs"),
+        description: str = "retailsage training and Batch Transform jobs",
     ) -> None:
         """Create the role.
 
@@ -110,6 +115,8 @@ class SageMakerExecutionRole(Construct):
             read_prefixes: key prefixes the jobs read (channels, scoring rows, models).
             write_prefixes: key prefixes the jobs write (models, checkpoints, predictions).
             image: the container image the jobs pull.
+            job_kinds: the SageMaker log groups the jobs write (``TrainingJobs``, ...).
+            description: the role's description.
         """
         super().__init__(scope, id_)
         self.role = iam.Role(
@@ -117,7 +124,7 @@ class SageMakerExecutionRole(Construct):
             "Role",
             role_name=role_name,
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description="retailsage training and Batch Transform jobs",
+            description=description,
         )
         statements = [
             iam.PolicyStatement(
@@ -130,7 +137,7 @@ class SageMakerExecutionRole(Construct):
             ),
             iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket_arn]),
             *image_pull_statements(self, image),
-            *sagemaker_logging_statements(self, ("TrainingJobs", "TransformJobs")),
+            *sagemaker_logging_statements(self, job_kinds),
         ]
         policy = iam.Policy(self, "Policy", statements=statements)
         policy.attach_to_role(self.role)
@@ -141,7 +148,7 @@ class SageMakerExecutionRole(Construct):
                 "Objects are created per run under this pipeline-owned prefix; their keys are "
                 "only known at run time.",
             )
-        acknowledge_job_wildcards(policy, ("TrainingJobs", "TransformJobs"))
+        acknowledge_job_wildcards(policy, job_kinds)
 
 
 def acknowledge_job_wildcards(construct: Construct, job_kinds: tuple[str, ...]) -> None:

@@ -80,7 +80,7 @@ def train_state(
 
     Args:
         targets: image, role and output location.
-        training: instance, runtime and spot settings.
+        training: instance, runtime, spot and network-isolation settings.
         metric_definitions: ``[{"Name", "Regex"}]`` from ``retailsage.train.metrics``.
 
     Returns:
@@ -116,6 +116,7 @@ def train_state(
             "VolumeSizeInGB": training.volume_size_gb,
         },
         "StoppingCondition": stopping,
+        "EnableNetworkIsolation": training.network_isolation,
     }
     if training.use_spot:
         parameters["EnableManagedSpotTraining"] = True

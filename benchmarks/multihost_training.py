@@ -30,8 +30,8 @@ from retailsage.data.synthetic import generate_transactions
 from retailsage.train.local_cluster import SHARDED, build_cluster, run_cluster
 
 HYPERPARAMETERS = {
-    "xgboost": {"model_type": "xgboost"},
-    "lstm": {"model_type": "lstm", "device": "cpu", "epochs": "8"},
+    "xgboost": {"model_type": "xgboost", "target": "order_gap"},
+    "lstm": {"model_type": "lstm", "target": "order_gap", "device": "cpu", "epochs": "8"},
 }
 
 

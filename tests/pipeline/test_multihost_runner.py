@@ -45,7 +45,12 @@ def training_job(name: str, instances: int, distribution: str) -> Any:
     return SimpleNamespace(
         training_job_name=name,
         arn=f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{name}",
-        hyper_parameters={"model_type": "xgboost", "num_round": "40", "nthread": "1"},
+        hyper_parameters={
+            "model_type": "xgboost",
+            "num_round": "40",
+            "nthread": "1",
+            "target": "order_gap",
+        },
         checkpoint_config=None,
         input_data_config=[
             {

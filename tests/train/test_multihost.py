@@ -33,9 +33,10 @@ from .conftest import job_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("multi-host")]
 
-XGBOOST = {"model_type": "xgboost", "num_round": "80", "nthread": "1"}
+XGBOOST = {"model_type": "xgboost", "num_round": "80", "nthread": "1", "target": "order_gap"}
 LSTM = {
     "model_type": "lstm",
+    "target": "order_gap",
     "epochs": "6",
     "hidden_size": "8",
     "batch_size": "128",

@@ -19,6 +19,7 @@ from torch import nn
 
 from retailsage.core.collective import SINGLE_HOST, Collective
 from retailsage.data.schema import COUNTRY
+from retailsage.features.asof import RECENCY
 from retailsage.features.sequences import (
     STEP_FEATURES,
     covariate_array,
@@ -136,7 +137,7 @@ def network_inputs(
     steps = np.concatenate([values, mask[..., None].astype(np.float32)], axis=2)
     mean = np.asarray(scaler["mean"], dtype=np.float32)
     std = np.asarray(scaler["std"], dtype=np.float32)
-    covariates = (covariate_array(numeric) - mean) / std
+    covariates = (covariate_array(numeric, is_asof(spec)) - mean) / std
     if COUNTRY in spec.categories:
         country = np.nan_to_num(numeric[COUNTRY].to_numpy()).astype(np.int64)
     else:
@@ -158,7 +159,7 @@ def covariate_scaler(
         JSON-safe ``{"mean": [...], "std": [...]}`` in ``covariate_columns()`` order.
     """
     numeric = spec.encode_frame(frame)
-    covariates = covariate_array(numeric).astype(np.float64)
+    covariates = covariate_array(numeric, is_asof(spec)).astype(np.float64)
     mean, std = mean_std(covariates, collective)
     return {
         "mean": mean.tolist(),
@@ -171,6 +172,11 @@ def step_feature_count() -> int:
     return len(STEP_FEATURES) + 1
 
 
-def covariate_count() -> int:
-    """Number of per-row covariates."""
-    return len(covariate_columns())
+def covariate_count(asof: bool = False) -> int:
+    """Number of per-row covariates (more for as-of snapshot rows)."""
+    return len(covariate_columns(asof))
+
+
+def is_asof(spec: TabularSpec) -> bool:
+    """Whether the spec was learned on as-of snapshot rows (they carry the recency)."""
+    return RECENCY in spec.columns

@@ -138,7 +138,7 @@ def _split(
         span = pd.Series(pd.to_datetime([first, last], unit="s"), name=ORDER_DATE).to_frame()
         cutoff = default_cutoff(span) if cutoff is None else cutoff
         end = pd.Timestamp(int(last), unit="s")
-    protocol = getattr(job, "protocol", job.eval_protocol)  # the protocol the target implies
+    protocol = job.protocol  # the protocol the target implies (p1 unless p2cap is named)
     split = temporal_holdout(rows, protocol, cutoff, job.horizon_days, end=end, require_rows=False)
     description = {
         "holdout": "temporal",
@@ -316,7 +316,7 @@ def run_multi_host(
         TrainingInterrupted: SIGTERM on any host.
     """
     started = time.monotonic()
-    target = getattr(config.job, "gap_target", ORDER_GAP)
+    target = config.job.gap_target
     if target != ORDER_GAP:  # the as-of target's snapshots are not reduced over hosts yet
         raise UserError(
             f"multi-host training supports the {ORDER_GAP!r} target, the job's is {target!r}; "

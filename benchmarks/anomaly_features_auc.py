@@ -12,8 +12,13 @@ the score is the distance to the nearest centroid, and labels are used only to c
   place labels are defined), applied to all de-duplicated real lines (no temporal split: this
   measures the features, ``retailsage evaluate --model-type pca_kmeans`` measures the family).
 
-No feature names a stock code. The baseline in the same run uses only the four raw signed-log
-magnitudes (quantity, abs_quantity, unit_price, total_amount) with the same detector.
+No feature names a stock code, but ``is_nonstandard_code`` (the code's *shape*) reproduces most
+of the hand-picked natural-label list, so natural labels are also scored without it
+(``no code shape``), and on the price <= 0 lines alone (code-labelled lines left out). Baselines
+in the same run: the four raw signed-log magnitudes (quantity, abs_quantity, unit_price,
+total_amount) with the same detector, and the trivial two-input rules of
+``retailsage.evaluation.anomaly_eval`` (natural: code shape + [price <= 0]; injected: the larger
+item-relative |z| of price and quantity), which need no detector at all.
 """
 
 from __future__ import annotations
@@ -32,7 +37,15 @@ from sklearn.preprocessing import StandardScaler
 
 from retailsage.data.cleaning import prepare_anomaly_lines
 from retailsage.data.loader import load_transactions
-from retailsage.evaluation.anomaly_eval import INJECTION_KINDS, injected_test_set, natural_test_set
+from retailsage.data.schema import UNIT_PRICE
+from retailsage.evaluation.anomaly_eval import (
+    CODE_SHAPE_FEATURE,
+    INJECTION_KINDS,
+    injected_rule_score,
+    injected_test_set,
+    natural_rule_score,
+    natural_test_set,
+)
 from retailsage.features.anomaly import ANOMALY_DISTANCE_COLUMNS, AnomalyFeaturizer
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared/data/online_retail.parquet"
@@ -66,22 +79,38 @@ def main() -> int:
     started = time.perf_counter()
     lines = prepare_anomaly_lines(load_transactions(args.data)).reset_index(drop=True)
     print(f"{len(lines):,} lines")
-    columns = {"features": list(ANOMALY_DISTANCE_COLUMNS), "BASELINE raw": RAW_COLUMNS}
+    no_code = [c for c in ANOMALY_DISTANCE_COLUMNS if c != CODE_SHAPE_FEATURE]
+    columns = {
+        "features": list(ANOMALY_DISTANCE_COLUMNS),
+        "no code shape": no_code,
+        "BASELINE raw": RAW_COLUMNS,
+    }
 
-    def scores_for(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    def scores_for(frame: pd.DataFrame) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
         features = AnomalyFeaturizer().fit(frame).transform(frame)
-        return {
+        scores = {
             key: detector_scores(features[cols].to_numpy(), args.clusters, args.seed)
             for key, cols in columns.items()
         }
+        return scores, features
 
     natural = natural_test_set(lines)  # drops cancellation lines: neither class
     kept = natural.lines.index.to_numpy()  # positions, since ``lines`` has a RangeIndex
-    all_scores = scores_for(lines)  # fitted on every line, as a deployed detector would be
-    report("natural labels", natural.labels, {k: v[kept] for k, v in all_scores.items()})
+    all_scores, features = scores_for(lines)  # fitted on every line, as deployed
+    natural_scores = {k: v[kept] for k, v in all_scores.items()}
+    rule = natural_rule_score(features.iloc[kept], natural.lines)
+    report("natural labels", natural.labels, {**natural_scores, "RULE 2 inputs": rule})
+    free = natural.lines[UNIT_PRICE].to_numpy() <= 0.0
+    only = free | (natural.labels == 0)
+    report(
+        "  price <= 0 only",
+        free[only].astype(int),
+        {**{k: v[only] for k, v in natural_scores.items()}, "RULE 2 inputs": rule[only]},
+    )
     injected = injected_test_set(lines, rate=args.rate, seed=args.seed)
     assert injected.kind is not None
-    scores = scores_for(injected.lines)
+    scores, injected_features = scores_for(injected.lines)
+    scores["RULE 2 inputs"] = injected_rule_score(injected_features)
     report(f"injected errors ({args.rate:.0%})", injected.labels, scores)
     for index, name in enumerate(INJECTION_KINDS):
         subset = (injected.labels == 0) | (injected.kind == index)

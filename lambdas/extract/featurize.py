@@ -48,7 +48,8 @@ def build_frames(raw: pd.DataFrame, model_type: str, as_of: date | None) -> Fram
     Args:
         raw: typed transactions from ``retailsage.data.loader.load_transactions``.
         model_type: the model family.
-        as_of: the scoring date of gap models (``None``: after the last transaction).
+        as_of: the scoring date of gap models: snapshot rows use the lines before it
+            (``None``: the day after the last transaction, all history).
 
     Returns:
         The frames.

@@ -41,6 +41,20 @@ def test_evaluate_gap_writes_metrics_with_baselines(small_data: Path, tmp_path: 
     assert (tmp_path / "gap_residuals.png").is_file()
 
 
+def test_evaluate_asof_is_the_default_and_reports_baselines(
+    small_data: Path, tmp_path: Path
+) -> None:
+    argv = ["evaluate", "--model-type", "xgboost", "--data", str(small_data)]
+    argv += ["--cutoff", "2011-09-01", "--horizon", "30", "--out", str(tmp_path)]
+    assert _run([*argv, "--set", "num_round=10", "--set", "nthread=1"]) == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["protocol"] == "asof" and metrics["horizon_days"] == 30
+    assert {"mae", "medae", "brier", "roc_auc", "past_date_share"} <= set(metrics["model"])
+    assert metrics["model"]["past_date_share"] == 0.0
+    assert set(metrics["baselines"]) == {"constant", "median_gap", "residual_life"}
+    assert 0 <= metrics["model"]["mae"] <= 30
+
+
 def test_evaluate_reports_a_bad_hyperparameter_as_user_error(
     small_data: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

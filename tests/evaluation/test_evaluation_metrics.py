@@ -10,8 +10,11 @@ from tests.models.model_cases import make_transactions
 from retailsage.core.errors import DataError
 from retailsage.evaluation.anomaly_eval import (
     INJECTION_KINDS,
+    evaluate_anomaly,
+    injected_rule_score,
     injected_test_set,
     natural_labels,
+    natural_rule_score,
     natural_test_set,
 )
 from retailsage.evaluation.metrics import anomaly_metrics, gap_baselines, gap_metrics
@@ -89,6 +92,42 @@ def test_injected_errors_record_their_kind() -> None:
     injected = labeled.labels.astype(bool)
     np.testing.assert_array_equal(labeled.kind >= 0, injected)
     assert set(labeled.kind[injected].tolist()) <= set(range(len(INJECTION_KINDS)))
+
+
+def test_two_input_rules_score_what_they_read() -> None:
+    lines = make_transactions(10).iloc[:3].copy()
+    lines["UnitPrice"] = [0.0, 1.0, 2.0]
+    features = pd.DataFrame(
+        {
+            "is_nonstandard_code": [1.0, 1.0, 0.0],
+            "price_vs_item_z": [0.5, -4.0, 1.0],
+            "quantity_vs_item_z": [-2.0, 1.0, 0.0],
+        },
+        index=lines.index,
+    )
+    assert natural_rule_score(features, lines).tolist() == [2.0, 1.0, 0.0]
+    assert injected_rule_score(features).tolist() == [2.0, 4.0, 1.0]
+
+
+def test_evaluation_reports_every_honest_view() -> None:
+    from retailsage.data.cleaning import prepare_anomaly_lines
+    from retailsage.data.synthetic import generate_transactions
+    from retailsage.models.pca_kmeans import PcaKmeansConfig
+
+    lines = prepare_anomaly_lines(generate_transactions(6_000, seed=2))
+    cutoff = lines["InvoiceDate"].quantile(0.6)
+    config = PcaKmeansConfig(n_clusters=4, n_init=1)
+    results = evaluate_anomaly(lines, cutoff, config, seeds=(0, 1))
+    assert results["headline"] == "injected"
+    for mode in ("natural", "natural_without_code_shape", "price_nonpositive", "injected"):
+        for model in ("pca_kmeans", "isolation_forest"):
+            assert 0.0 <= results[mode][model]["roc_auc"] <= 1.0, (mode, model)
+    assert results["natural_without_code_shape"]["dropped_feature"] == "is_nonstandard_code"
+    assert "rule_two_inputs" in results["natural"] and "rule_two_inputs" in results["injected"]
+    assert set(results["injected"]["per_kind"]) <= set(INJECTION_KINDS)
+    spread = results["injected"]["over_seeds"]["roc_auc"]["pca_kmeans"]
+    assert len(spread["values"]) == 2
+    assert spread["mean"] == pytest.approx(np.mean(spread["values"]), abs=1e-4)
 
 
 def _capture_titles(monkeypatch):

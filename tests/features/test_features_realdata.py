@@ -66,7 +66,7 @@ def test_gap_rows_are_sane(rows: pd.DataFrame) -> None:
 def test_snapshot_matches_training_rows(raw: pd.DataFrame, rows: pd.DataFrame) -> None:
     clean = clean_transactions(raw)
     snapshot = snapshot_rows(clean, "2011-09-30")
-    expected = rows[rows[ORDER_DATE] <= pd.Timestamp("2011-09-30")].groupby(CUSTOMER_ID).tail(1)
+    expected = rows[rows[ORDER_DATE] < pd.Timestamp("2011-09-30")].groupby(CUSTOMER_ID).tail(1)
     columns = [CUSTOMER_ID, ORDER_DATE, *GAP_FEATURE_COLUMNS]
     pd.testing.assert_frame_equal(
         snapshot[columns].reset_index(drop=True), expected[columns].reset_index(drop=True)

@@ -10,6 +10,7 @@ import pytest
 from feature_frames import random_clean_lines
 
 from retailsage.core.errors import DataError
+from retailsage.features.asof import SNAPSHOT_FEATURE_COLUMNS
 from retailsage.features.gap import (
     AS_OF_DATE,
     CUSTOMER_ID,
@@ -130,20 +131,29 @@ def test_snapshot_equals_training_row_of_last_order(random_lines: pd.DataFrame, 
     rows = gap_training_rows(random_lines)
     snapshot = snapshot_rows(random_lines, as_of)
     day = pd.Timestamp(as_of)
-    expected = rows[rows[ORDER_DATE] <= day].groupby(CUSTOMER_ID).tail(1)
+    expected = rows[rows[ORDER_DATE] < day].groupby(CUSTOMER_ID).tail(1)
     assert len(snapshot) == expected[CUSTOMER_ID].nunique() > 0
     assert (snapshot[AS_OF_DATE] == day).all()
-    assert list(snapshot.columns) == [CUSTOMER_ID, AS_OF_DATE, ORDER_DATE, *GAP_FEATURE_COLUMNS]
+    assert list(snapshot.columns) == [
+        CUSTOMER_ID,
+        AS_OF_DATE,
+        ORDER_DATE,
+        *SNAPSHOT_FEATURE_COLUMNS,
+    ]
+    recency = (day - snapshot[ORDER_DATE]).dt.days
+    assert (snapshot["days_since_last_order"] == recency).all() and (recency >= 1).all()
     columns = [CUSTOMER_ID, ORDER_DATE, *GAP_FEATURE_COLUMNS]
     pd.testing.assert_frame_equal(
         snapshot[columns].reset_index(drop=True), expected[columns].reset_index(drop=True)
     )
 
 
-def test_snapshot_includes_orders_on_the_as_of_day(tiny_history: pd.DataFrame) -> None:
+def test_snapshot_excludes_orders_on_the_as_of_day(tiny_history: pd.DataFrame) -> None:
     snapshot = snapshot_rows(tiny_history, pd.Timestamp("2011-01-17 00:00"))
     a = snapshot[snapshot[CUSTOMER_ID] == "A1"].iloc[0]
-    assert a[ORDER_DATE] == pd.Timestamp("2011-01-17") and a["order_index"] == 2
+    assert a[ORDER_DATE] < pd.Timestamp("2011-01-17") and a["order_index"] == 1
+    after = snapshot_rows(tiny_history, pd.Timestamp("2011-01-18"))
+    assert after[after[CUSTOMER_ID] == "A1"].iloc[0]["order_index"] == 2
 
 
 def test_snapshot_default_as_of_is_day_after_last(tiny_history: pd.DataFrame) -> None:
@@ -155,7 +165,12 @@ def test_snapshot_default_as_of_is_day_after_last(tiny_history: pd.DataFrame) ->
 def test_snapshot_before_any_data_is_empty(tiny_history: pd.DataFrame) -> None:
     snapshot = snapshot_rows(tiny_history, "2010-01-01")
     assert snapshot.empty
-    assert list(snapshot.columns) == [CUSTOMER_ID, AS_OF_DATE, ORDER_DATE, *GAP_FEATURE_COLUMNS]
+    assert list(snapshot.columns) == [
+        CUSTOMER_ID,
+        AS_OF_DATE,
+        ORDER_DATE,
+        *SNAPSHOT_FEATURE_COLUMNS,
+    ]
 
 
 def test_snapshot_rejects_a_non_date(tiny_history: pd.DataFrame) -> None:

@@ -182,6 +182,7 @@ def test_the_family_predicts_the_same_either_way(
     monkeypatch.setenv(SWITCH_ENV, "0")
     plain = XGBoostGap(config)
     plain.spec_, plain.booster_ = model.spec_, model.booster_
+    plain.probability_ = model.probability_
     assert plain.compiled_trees() is None
     pd.testing.assert_frame_equal(plain.predict(features), compiled)
 

@@ -1,4 +1,4 @@
-"""PCA + KMeans specifics: generic numeric tables, id pass-through, thresholds, text input."""
+"""PCA + KMeans specifics: generic tables, id pass-through, thresholds, cluster size, text input."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retailsage.core.errors import BadInput, DataError
+from retailsage.core.errors import BadInput, DataError, HyperparameterError
+from retailsage.core.hyperparameters import parse_hyperparameters
 from retailsage.models.artifacts import load_model, save_model
-from retailsage.models.pca_kmeans import PcaKmeansAnomaly, PcaKmeansConfig
+from retailsage.models.pca_kmeans import TABLE_CLIP_SIGMA, PcaKmeansAnomaly, PcaKmeansConfig
+from retailsage.models.pca_kmeans_math import cluster_counts
 
 
 def _table(n: int = 600, seed: int = 0) -> pd.DataFrame:
@@ -83,3 +85,78 @@ def test_transactions_given_as_text_score_like_typed_ones(transactions: pd.DataF
     broken = as_text.assign(InvoiceDate="not a date")
     with pytest.raises(BadInput, match="InvoiceDate"):
         model.predict(broken)
+
+
+def _masked_group(seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """Two broad blobs and a tight group of 30 outliers: a KMeans of 8 gives it a centroid."""
+    rng = np.random.default_rng(seed)
+    blobs = np.vstack([rng.normal(size=(500, 3)), rng.normal(size=(500, 3)) + 6.0])
+    group = np.array([12.0, -6.0, 12.0]) + 0.05 * rng.normal(size=(30, 3))
+    table = pd.DataFrame(np.vstack([blobs, group]), columns=["a", "b", "c"])
+    return table, np.r_[np.zeros(1000), np.ones(30)]
+
+
+def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    order = np.argsort(scores)
+    ranks = np.empty(len(scores))
+    ranks[order] = np.arange(1, len(scores) + 1)
+    positives = labels == 1
+    n_pos, n_neg = positives.sum(), (~positives).sum()
+    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def test_small_cluster_share_unmasks_a_compact_outlier_group() -> None:
+    table, labels = _masked_group()
+    single_k = {"n_clusters": 8, "min_clusters": 8, "n_init": 1}
+    masked = PcaKmeansAnomaly(PcaKmeansConfig(small_cluster_share=0.0, **single_k)).fit(table)
+    sized = PcaKmeansAnomaly(PcaKmeansConfig(small_cluster_share=0.5, **single_k)).fit(table)
+    assert _auc(labels, masked.predict(table)["anomaly_score"].to_numpy()) < 0.6
+    assert _auc(labels, sized.predict(table)["anomaly_score"].to_numpy()) > 0.99
+    defaults = PcaKmeansAnomaly(PcaKmeansConfig(n_init=1)).fit(table)
+    assert _auc(labels, defaults.predict(table)["anomaly_score"].to_numpy()) > 0.99
+    assert sized.projection_ is not None and len(sized.projection_.centroids) < 8
+
+
+def test_cluster_ladder_and_cluster_ids() -> None:
+    assert cluster_counts(2, 12) == (2, 3, 4, 6, 8, 12)
+    assert cluster_counts(1, 5) == (1, 2, 3, 4, 5)
+    assert cluster_counts(8, 8) == (8,)
+    assert cluster_counts(4, 2) == (2,)
+    table, _ = _masked_group()
+    model = PcaKmeansAnomaly(PcaKmeansConfig(n_clusters=6, n_init=1)).fit(table)
+    assert model.projection_ is not None
+    assert model.projection_.group_scale.shape == (4,)  # k = 2, 3, 4, 6
+    clusters = model.predict(table)["cluster_id"]
+    assert clusters.min() >= 0 and clusters.max() < 6
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"small_cluster_share": "1.5"}, "small_cluster_share"),
+        ({"small_cluster_share": "-0.1"}, "small_cluster_share"),
+        ({"small_cluster_share": "half"}, "not a valid float"),
+        ({"min_clusters": "0"}, "min_clusters"),
+    ],
+)
+def test_size_hyperparameters_are_validated(raw: dict[str, str], message: str) -> None:
+    with pytest.raises(HyperparameterError, match=message):
+        parse_hyperparameters(PcaKmeansConfig, raw)
+    parsed = parse_hyperparameters(PcaKmeansConfig, {"small_cluster_share": "0.25"})
+    assert parsed.small_cluster_share == 0.25
+
+
+def test_clip_sigma_defaults_by_input_mode(transactions: pd.DataFrame, tmp_path: Path) -> None:
+    table = _table().drop(columns=["sku"])
+    as_table = PcaKmeansAnomaly(PcaKmeansConfig(n_init=1, n_clusters=3)).fit(table)
+    lines = PcaKmeansAnomaly(PcaKmeansConfig(n_init=1, n_clusters=3)).fit(transactions)
+    unclipped = PcaKmeansAnomaly(PcaKmeansConfig(n_init=1, n_clusters=3, clip_sigma=0)).fit(table)
+    assert as_table.projection_ is not None and as_table.projection_.clip == TABLE_CLIP_SIGMA
+    assert lines.projection_ is not None and lines.projection_.clip == 0.0
+    assert unclipped.projection_ is not None and unclipped.projection_.clip == 0.0
+    far = table.iloc[[0, 0]].assign(c=[50.0, 500.0])  # beyond the clip: same scaled value
+    scores = as_table.predict(far)["anomaly_score"].to_numpy()
+    assert scores[0] == pytest.approx(scores[1])
+    save_model(as_table, tmp_path)
+    reloaded = load_model(tmp_path)
+    pd.testing.assert_frame_equal(reloaded.predict(table), as_table.predict(table))

@@ -40,7 +40,8 @@ def test_csv_in_csv_out_one_line_per_row(
     assert response.mimetype == "text/csv"
     lines = response.data.decode().split("\n")
     assert lines[-1] == "" and len(lines) == 6
-    assert all(float(v) >= 0 for v in lines[:-1])
+    days_probability = [[float(x) for x in v.split(",")] for v in lines[:-1]]
+    assert all(d >= 0 and 0 <= p <= 1 for d, p in days_probability)
 
 
 def test_csv_charset_parameter_is_tolerated(
@@ -95,7 +96,7 @@ def test_json_objects_and_arrays_give_the_same_predictions(
         [p["predicted_gap_days"] for p in by_array["predictions"]]
     )
     assert [p["predicted_gap_days"] for p in by_array["predictions"]] == pytest.approx(
-        [float(v) for v in csv_values]
+        [float(v.split(b",")[0]) for v in csv_values]
     )
     assert by_object["predictions"][0]["CustomerID"] == objects[0]["CustomerID"]
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from retailsage.data.cleaning import clean_transactions
 from retailsage.data.loader import load_transactions
-from retailsage.features.gap import gap_training_rows
+from retailsage.features.gap import snapshot_rows
 from retailsage.models.artifacts import load_model
 from retailsage.models.checkpoints import list_checkpoints
 from retailsage.train import runner
@@ -99,7 +99,7 @@ def test_sigterm_checkpoints_then_a_rerun_resumes_to_the_same_model(tmp_path, tr
     steps = [int(s) for s in STEP.findall(resumed.stdout)]
     assert steps == list(range(stopped_at + 1, 26))
 
-    rows = gap_training_rows(clean_transactions(load_transactions(transactions_csv)))
+    rows = snapshot_rows(clean_transactions(load_transactions(transactions_csv)))
     np.testing.assert_allclose(predictions(spot, rows), predictions(reference, rows), atol=1e-3)
 
 

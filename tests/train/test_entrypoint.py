@@ -16,7 +16,16 @@ from .conftest import run_entrypoint
 FAMILIES = {
     "xgboost": (
         {"model_type": '"xgboost"', "num_round": "30", "checkpoint_every": "10", "nthread": "1"},
-        ["validation:mae", "validation:rmse", "validation:medae", "baseline:median:mae"],
+        [
+            "validation:mae",
+            "validation:rmse",
+            "validation:medae",
+            "validation:brier",
+            "validation:past_date_share",
+            "baseline:constant:mae",
+            "baseline:median_gap:mae",
+            "baseline:residual_life:mae",
+        ],
     ),
     "lstm": (
         {
@@ -98,7 +107,7 @@ def test_featurized_gap_table_and_validation_channel(tree, tmp_path, transaction
     split.test.to_csv(validation, index=False)
     base = tree(
         {"train": [train], "validation": [validation]},
-        {"model_type": "xgboost", "num_round": "10", "nthread": "1"},
+        {"model_type": "xgboost", "num_round": "10", "nthread": "1", "target": "order_gap"},
     )
     assert runner.main({"SAGEMAKER_BASE_DIR": str(base)}) == 0
     report = json.loads((base / "output" / "data" / "report.json").read_text())

@@ -51,7 +51,11 @@ CASES = {
     "out_of_range": ({**XGB, "eta": "1.5"}, "data", ["'eta': 1.5 is out of range; allowed (0.0"]),
     "unknown_model_type": ({"model_type": "prophet"}, "data", ["'prophet'", "pca_kmeans, xgboost"]),
     "missing_model_type": ({"num_round": "5"}, "data", ["'model_type' is required"]),
-    "featurized_missing_column": (XGB, "featurized", ["lacks column(s) last_gap"]),
+    "featurized_missing_column": (
+        {**XGB, "target": "order_gap"},
+        "featurized",
+        ["lacks column(s) last_gap"],
+    ),
     "nan_hyperparameter": ({**XGB, "eta": "NaN"}, "data", ["'eta': 'NaN'", "finite number"]),
     "malformed_list": ({**XGB, "exclude_columns": "[bad"}, "data", ["'exclude_columns'", "JSON"]),
     "infinite_hyperparameter": ({**XGB, "min_child_weight": "inf"}, "data", ["finite number"]),
@@ -100,7 +104,9 @@ def test_an_earlier_failure_file_is_kept(tree, transactions_csv):
 
 
 def test_a_non_master_host_exits_cleanly_without_a_model(tree, transactions_csv):
-    base = tree({"train": [transactions_csv]}, XGB)
+    # pca_kmeans trains on the first host only (the gap families train on every host:
+    # tests/train/test_multihost.py)
+    base = tree({"train": [transactions_csv]}, {"model_type": "pca_kmeans"})
     (base / "input/config/resourceconfig.json").write_text(
         json.dumps({"current_host": "algo-2", "hosts": ["algo-1", "algo-2"]})
     )

@@ -36,11 +36,14 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--model-type", required=True, choices=MODEL_TYPES)
     parser.add_argument(
-        "--protocol", choices=("p1", "p2cap"), default="p1", help="gap protocol (default p1)"
+        "--protocol",
+        choices=("asof", "p1", "p2cap"),
+        default="asof",
+        help="gap protocol (default asof; p1/p2cap evaluate the per-order target)",
     )
     parser.add_argument("--data", type=Path, help="transactions file/dir (default: synthetic)")
     parser.add_argument("--cutoff", default="2011-09-01", help="cutoff date C")
-    parser.add_argument("--horizon", type=int, default=60, help="P2-cap horizon H in days")
+    parser.add_argument("--horizon", type=int, default=60, help="horizon H in days (asof, P2-cap)")
     parser.add_argument("--out", type=Path, help="directory for metrics.json and plots")
     parser.add_argument(
         "--set",

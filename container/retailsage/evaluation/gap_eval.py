@@ -10,8 +10,16 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from retailsage.evaluation.metrics import gap_baselines, gap_metrics
+from retailsage.evaluation.metrics import (
+    asof_baselines,
+    gap_baselines,
+    gap_metrics,
+    past_date_share,
+    probability_metrics,
+)
 from retailsage.evaluation.plots import write_gap_plots
+from retailsage.features.asof import PURCHASED
+from retailsage.features.gap import AS_OF_DATE
 from retailsage.features.protocols import Split, split_p1, split_p2cap
 from retailsage.models.base import ModelFamily
 from retailsage.models.registry import get_family
@@ -51,7 +59,8 @@ def evaluate_gap(
     model = family(config).fit(split.train)
     fit_seconds = time.perf_counter() - started
     y_true = split.test[split.target].to_numpy(dtype=np.float64)
-    y_pred = model.predict(split.test)["predicted_gap_days"].to_numpy(dtype=np.float64)
+    predicted = model.predict(split.test)
+    y_pred = predicted["predicted_gap_days"].to_numpy(dtype=np.float64)
     if split.horizon_days is not None:
         y_pred = np.minimum(y_pred, float(split.horizon_days))
     protocol = split.protocol + (f" H={split.horizon_days} days" if split.horizon_days else "")
@@ -60,6 +69,22 @@ def evaluate_gap(
         if out_dir is not None
         else []
     )
+    model_metrics: dict[str, float] = dict(gap_metrics(y_true, y_pred))
+    if split.protocol == "asof" and split.gaps is not None and split.horizon_days is not None:
+        as_of = pd.to_datetime(split.test[AS_OF_DATE]).reset_index(drop=True)
+        days = np.round(predicted["predicted_gap_days"].to_numpy(dtype=np.float64))
+        model_metrics["past_date_share"] = past_date_share(
+            as_of, as_of + pd.to_timedelta(days, unit="D")
+        )
+        model_metrics.update(
+            probability_metrics(
+                split.test[PURCHASED].to_numpy(dtype=np.float64),
+                predicted["purchase_probability"].to_numpy(dtype=np.float64),
+            )
+        )
+        baselines = asof_baselines(split.train, split.test, split.gaps, split.horizon_days)
+    else:
+        baselines = gap_baselines(split.train, split.test)
     return {
         "task": "gap",
         "model_type": model_type,
@@ -69,7 +94,7 @@ def evaluate_gap(
         "n_train": int(split.train[split.target].notna().sum()),
         "n_test": len(split.test),
         "fit_seconds": round(fit_seconds, 2),
-        "model": gap_metrics(y_true, y_pred),
-        "baselines": gap_baselines(split.train, split.test),
+        "model": model_metrics,
+        "baselines": baselines,
         "plots": [str(p) for p in plots],
     }

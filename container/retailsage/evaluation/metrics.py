@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 from retailsage.core.errors import DataError
-from retailsage.features.gap import TARGET
+from retailsage.features.gap import AS_OF_DATE, TARGET
+
+RECENCY_COLUMN = "days_since_last_order"
+"""As-of feature: days from the customer's last order to the as-of date."""
 
 MEAN_GAP_COLUMN = "mean_gap"
 """Gap feature holding the customer's mean gap up to and including the order."""
@@ -79,6 +82,108 @@ def gap_baselines(train_rows: pd.DataFrame, test_rows: pd.DataFrame) -> dict[str
         "global_median": gap_metrics(y, np.full_like(y, median)),
         "customer_mean_gap": gap_metrics(y, np.where(np.isnan(mean_gap), median, mean_gap)),
     }
+
+
+def asof_baselines(
+    train_rows: pd.DataFrame, test_rows: pd.DataFrame, gaps: np.ndarray, horizon_days: int
+) -> dict[str, dict[str, float]]:
+    """Score the as-of reference predictors on the snapshot as of ``D`` (all capped at ``H``).
+
+    * ``constant``: the median as-of target of the newest training snapshot (``D - H``).
+    * ``median_gap``: the global median order-to-order gap ``m`` counted from the customer's
+      last order: ``max(m - e, 0)`` with ``e`` the days since the last order.
+    * ``residual_life``: the empirical residual life, the median of ``g - e`` over the past
+      gaps ``g > e`` of all customers (``H`` when no gap is that long).
+
+    Args:
+        train_rows: as-of training rows (``as_of_date``, ``gap_days``).
+        test_rows: the snapshot as of ``D`` with ``gap_days`` and ``days_since_last_order``.
+        gaps: every observed gap before ``D`` in days.
+        horizon_days: ``H``.
+
+    Returns:
+        Baseline name -> :func:`gap_metrics` output.
+
+    Raises:
+        DataError: a needed column is missing, or there are no training rows or gaps.
+    """
+    for name, frame, column in (
+        ("train", train_rows, AS_OF_DATE),
+        ("train", train_rows, TARGET),
+        ("test", test_rows, TARGET),
+        ("test", test_rows, RECENCY_COLUMN),
+    ):
+        if column not in frame.columns:
+            raise DataError(f"{name} rows have no {column!r} column")
+    observed = np.sort(np.asarray(gaps, dtype=np.float64))
+    if train_rows.empty or observed.size == 0:
+        raise DataError("as-of baselines need training rows and at least one observed gap")
+    newest = train_rows[AS_OF_DATE] == train_rows[AS_OF_DATE].max()
+    constant = float(np.median(train_rows.loc[newest.to_numpy(), TARGET].to_numpy(np.float64)))
+    cap = float(horizon_days)
+    y = test_rows[TARGET].to_numpy(dtype=np.float64, na_value=np.nan)
+    elapsed = test_rows[RECENCY_COLUMN].to_numpy(dtype=np.float64, na_value=np.nan)
+    median_gap = np.clip(float(np.median(observed)) - elapsed, 0.0, cap)
+    return {
+        "constant": gap_metrics(y, np.full_like(y, min(constant, cap))),
+        "median_gap": gap_metrics(y, median_gap),
+        "residual_life": gap_metrics(y, np.minimum(residual_life(observed, elapsed, cap), cap)),
+    }
+
+
+def residual_life(sorted_gaps: np.ndarray, elapsed: np.ndarray, default: float) -> np.ndarray:
+    """Median of ``g - e`` over the gaps ``g > e``, for each elapsed time ``e``.
+
+    Args:
+        sorted_gaps: the pooled gaps, ascending.
+        elapsed: days since the last order, one per customer.
+        default: the value where no gap exceeds ``e``.
+
+    Returns:
+        One residual life per ``elapsed`` value.
+    """
+    n = sorted_gaps.size
+    first = np.searchsorted(sorted_gaps, elapsed, side="right")
+    count = n - first
+    low = np.minimum(first + (count - 1) // 2, n - 1)
+    high = np.minimum(first + count // 2, n - 1)
+    median = (sorted_gaps[low] + sorted_gaps[high]) / 2.0 - elapsed
+    return np.where(count > 0, median, default)
+
+
+def probability_metrics(labels: np.ndarray, probability: np.ndarray) -> dict[str, float]:
+    """Brier score and ROC-AUC of ``purchase_probability`` against the 0/1 outcome.
+
+    Args:
+        labels: 1 when the customer bought within the horizon.
+        probability: the predicted probability, same length.
+
+    Returns:
+        ``{"brier": ..., "roc_auc": ...}`` (``roc_auc`` is NaN when one class is absent).
+    """
+    y = np.asarray(labels, dtype=np.float64)
+    p = np.clip(np.asarray(probability, dtype=np.float64), 0.0, 1.0)
+    both = 0 < y.sum() < y.size
+    return {
+        "brier": float(brier_score_loss(y, p)),
+        "roc_auc": float(roc_auc_score(y, p)) if both else float("nan"),
+    }
+
+
+def past_date_share(as_of: pd.Series, next_purchase: pd.Series) -> float:
+    """Share of predicted next-purchase dates that fall before their as-of date.
+
+    Args:
+        as_of: the rows' as-of dates.
+        next_purchase: the predicted dates (ISO strings or timestamps).
+
+    Returns:
+        A fraction in [0, 1] (0 for no rows).
+    """
+    if len(as_of) == 0:
+        return 0.0
+    before = pd.to_datetime(next_purchase).to_numpy() < pd.to_datetime(as_of).to_numpy()
+    return float(np.mean(before))
 
 
 def anomaly_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:

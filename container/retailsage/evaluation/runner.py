@@ -28,7 +28,8 @@ class EvaluationRequest:
 
     Attributes:
         model_type: ``pca_kmeans``, ``xgboost`` or ``lstm``.
-        protocol: ``p1`` or ``p2cap`` (gap models; the anomaly model splits lines at the
+        protocol: ``asof`` (default), ``p1`` or ``p2cap`` (gap models; ``p1``/``p2cap`` train
+            the per-order target ``target=order_gap``; the anomaly model splits lines at the
             cutoff).
         data: transactions file or directory; ``None`` generates synthetic data.
         cutoff: the temporal cutoff ``C``.
@@ -39,7 +40,7 @@ class EvaluationRequest:
     """
 
     model_type: str
-    protocol: str = "p1"
+    protocol: str = "asof"
     data: Path | None = None
     cutoff: str = "2011-09-01"
     horizon_days: int = 60
@@ -49,8 +50,8 @@ class EvaluationRequest:
 
     def __post_init__(self) -> None:
         """Validate the protocol and ranges (raises HyperparameterError)."""
-        if self.protocol not in ("p1", "p2cap"):
-            raise HyperparameterError(f"protocol must be p1 or p2cap, got {self.protocol!r}")
+        if self.protocol not in ("asof", "p1", "p2cap"):
+            raise HyperparameterError(f"protocol must be asof, p1 or p2cap, got {self.protocol!r}")
         check_range("horizon", self.horizon_days, low=1)
         check_range("sample", self.sample, low=0.0, high=1.0, low_open=True)
 
@@ -125,6 +126,11 @@ def _gap(
     from retailsage.features.gap import gap_training_rows
 
     clean = stable_sample(clean_transactions(lines), CUSTOMER_ID, request.sample)
+    if request.protocol == "asof":
+        from retailsage.features.protocols import split_asof
+
+        split = split_asof(clean, cutoff, request.horizon_days)
+        return evaluate_gap(request.model_type, split, config, request.out_dir)
     rows = gap_training_rows(clean)
     split = protocol_split(rows, request.protocol, cutoff, request.horizon_days)
     return evaluate_gap(request.model_type, split, config, request.out_dir)

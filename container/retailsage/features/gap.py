@@ -193,36 +193,36 @@ def order_features(orders: pd.DataFrame) -> pd.DataFrame:
 
 
 def snapshot_rows(clean: pd.DataFrame, as_of: str | pd.Timestamp | None = None) -> pd.DataFrame:
-    """Build one scoring row per customer from the history up to and including ``as_of``.
+    """Build one scoring row per customer from the history strictly before ``as_of``.
+
+    The row answers "as of the start of day ``as_of``, when will this customer buy next?":
+    the features of the customer's last order before ``as_of`` plus the as-of features of
+    :mod:`retailsage.features.asof` (``days_since_last_order`` and the windows before
+    ``as_of``). Models trained with ``target=order_gap`` ignore the as-of columns.
 
     Args:
         clean: cleaned transaction lines (see :func:`build_orders`).
-        as_of: the scoring date; lines on that calendar day are included. ``None`` means the
-            day after the data's last date (all history).
+        as_of: the scoring day; lines on that calendar day and later are not used. ``None``
+            means the day after the data's last date (all history).
 
     Returns:
-        Columns ``CustomerID, as_of_date, order_date, *GAP_FEATURE_COLUMNS``, one row per
-        customer with at least one order on/before ``as_of``, sorted by customer. ``order_date``
-        is the last order used; the features equal that order's training row.
+        Columns ``CustomerID, as_of_date, order_date, *SNAPSHOT_FEATURE_COLUMNS`` (the gap
+        features then the as-of features), one row per customer with at least one order
+        before ``as_of``, sorted by customer. ``order_date`` is the last order used; its gap
+        features equal that order's training row.
 
     Raises:
         DataError: a required column is missing or ``as_of`` is not a date.
     """
+    from retailsage.features.asof import snapshot_features  # asof builds on this module
+
     require_columns(clean, _LINE_COLUMNS, "transactions")
     dates = clean[INVOICE_DATE]
     if as_of is None:
         day = (dates.max().normalize() if len(clean) else pd.Timestamp(0)) + pd.Timedelta(days=1)
-        history = clean
     else:
         day = to_day(as_of)
-        history = clean.loc[(dates < day + pd.Timedelta(days=1)).to_numpy()]
-    rows = gap_training_rows(history)
-    last = np.ones(len(rows), dtype=bool)
-    customers = rows[CUSTOMER_ID].to_numpy()
-    last[:-1] = customers[1:] != customers[:-1]
-    snapshot = rows.loc[last, [CUSTOMER_ID, ORDER_DATE, *GAP_FEATURE_COLUMNS]]
-    snapshot.insert(1, AS_OF_DATE, np.full(len(snapshot), day.to_datetime64(), "datetime64[ns]"))
-    return snapshot.reset_index(drop=True)
+    return snapshot_features(clean, day)
 
 
 def is_gap_feature_frame(frame: pd.DataFrame) -> bool:

@@ -1,7 +1,12 @@
-"""Temporal evaluation protocols for the gap models (P1 and P2-cap).
+"""Temporal evaluation protocols for the gap models (as-of, P1 and P2-cap).
 
-Both split :func:`~retailsage.features.gap.gap_training_rows` output at a cutoff date ``C`` so
-that training uses only what was known before ``C``:
+**as-of** (the default, ``target=asof``) with cutoff ``D`` and horizon ``H``: train on customer
+snapshots at as-of days ``<= D - H`` built from the lines before ``D`` (every such target is
+settled before ``D``); test on every customer's snapshot as of ``D``, its truth
+``min(days from D to the first purchase on/after D, H)`` read from the lines on/after ``D``.
+
+P1 and P2-cap (``target=order_gap``) split :func:`~retailsage.features.gap.gap_training_rows`
+output at a cutoff date ``C`` so that training uses only what was known before ``C``:
 
 * **P1**: train on orders whose next order happened before ``C`` (their target is known at
   ``C``); test on orders on/after ``C`` whose next order is observed in the data.
@@ -22,9 +27,22 @@ import pandas as pd
 
 from retailsage.core.errors import DataError, HyperparameterError
 from retailsage.features._frame import require_columns, to_day
-from retailsage.features.gap import NEXT_ORDER_DATE, ORDER_DATE, TARGET
+from retailsage.features.asof import (
+    DEFAULT_SNAPSHOT_COUNT,
+    DEFAULT_SNAPSHOT_EVERY_DAYS,
+    asof_rows_from_orders,
+    snapshot_dates,
+)
+from retailsage.features.gap import (
+    NEXT_ORDER_DATE,
+    ORDER_DATE,
+    TARGET,
+    build_orders,
+    order_features,
+)
 
 PROTOCOLS: tuple[str, ...] = ("p1", "p2cap")
+"""Protocols of the per-order target (``target=order_gap``); ``asof`` is :func:`split_asof`."""
 DEFAULT_CUTOFF_FRACTION = 0.75
 """Default cutoff: the day at this fraction of the orders' time span."""
 
@@ -48,14 +66,69 @@ class Split:
     protocol: str = "p1"
     cutoff: pd.Timestamp | None = None
     horizon_days: int | None = None
+    gaps: np.ndarray | None = None
+    """as-of only: every observed order-to-order gap before ``D`` (for the baselines)."""
 
 
-def split_p1(rows: pd.DataFrame, cutoff: str | pd.Timestamp) -> Split:
+def split_asof(
+    clean: pd.DataFrame,
+    cutoff: str | pd.Timestamp | None,
+    horizon_days: int,
+    every_days: int = DEFAULT_SNAPSHOT_EVERY_DAYS,
+    count: int = DEFAULT_SNAPSHOT_COUNT,
+) -> Split:
+    """Split clean transaction lines by the as-of protocol at ``cutoff``.
+
+    Args:
+        clean: cleaned transaction lines.
+        cutoff: ``D``; ``None`` takes the day at :data:`DEFAULT_CUTOFF_FRACTION` of the order
+            span, moved earlier if needed so that ``D + H`` is at most the day after the data.
+        horizon_days: ``H`` (> 0).
+        every_days: spacing of the training snapshots.
+        count: the most training snapshots.
+
+    Returns:
+        The split: ``train`` = snapshots at :func:`snapshot_dates` ``(first, D - H)`` from the
+        lines before ``D``; ``test`` = the snapshot as of ``D`` with the truth; both carry the
+        capped target in ``gap_days`` and the label ``purchased_within_horizon``.
+
+    Raises:
+        HyperparameterError: ``horizon_days`` is not positive.
+        DataError: no customer orders, or too little history before ``D - H``.
+    """
+    if int(horizon_days) <= 0:
+        raise HyperparameterError(f"horizon_days must be > 0, got {horizon_days}")
+    orders = build_orders(clean)
+    if orders.empty:
+        raise DataError("no customer orders to split: the data has no purchases by customers")
+    first, last = orders[ORDER_DATE].min(), orders[ORDER_DATE].max()
+    horizon = pd.Timedelta(days=int(horizon_days))
+    if cutoff is None:
+        day = min(
+            (first + (last - first) * DEFAULT_CUTOFF_FRACTION).normalize(),
+            last + pd.Timedelta(days=1) - horizon,
+        )
+    else:
+        day = to_day(cutoff)
+    history = orders.loc[(orders[ORDER_DATE] < day).to_numpy()].reset_index(drop=True)
+    if history.empty:
+        raise DataError(f"as-of split at {day.date()}: no customer order before the cutoff")
+    dates = snapshot_dates(history[ORDER_DATE].min(), day - horizon, every_days, count)
+    train = asof_rows_from_orders(history, dates, int(horizon_days))
+    test = asof_rows_from_orders(orders, [day], int(horizon_days))
+    gaps = order_features(history)[TARGET].to_numpy(dtype=np.float64, na_value=np.nan)
+    _require_both(train, test, f"as-of at cutoff {day.date()} with horizon {horizon_days} d")
+    return Split(train, test, TARGET, "asof", day, int(horizon_days), gaps[~np.isnan(gaps)])
+
+
+def split_p1(rows: pd.DataFrame, cutoff: str | pd.Timestamp, *, require_rows: bool = True) -> Split:
     """Split gap rows by protocol P1 at ``cutoff``.
 
     Args:
         rows: :func:`~retailsage.features.gap.gap_training_rows` output.
         cutoff: the cutoff day ``C``.
+        require_rows: raise when a side is empty (a host of a multi-host job holds only some
+            customers, so the job checks the totals over hosts instead).
 
     Returns:
         Train = rows whose ``next_order_date < C``; test = rows with ``order_date >= C`` and an
@@ -69,7 +142,8 @@ def split_p1(rows: pd.DataFrame, cutoff: str | pd.Timestamp) -> Split:
     next_order = rows[NEXT_ORDER_DATE]
     train = rows.loc[(next_order < day).to_numpy()]
     test = rows.loc[((rows[ORDER_DATE] >= day) & next_order.notna()).to_numpy()]
-    _require_both(train, test, f"P1 at cutoff {day.date()}")
+    if require_rows:
+        _require_both(train, test, f"P1 at cutoff {day.date()}")
     return Split(train.copy(), test.copy(), TARGET, "p1", day, None)
 
 
@@ -78,6 +152,8 @@ def split_p2cap(
     cutoff: str | pd.Timestamp,
     horizon_days: int,
     end: str | pd.Timestamp | None = None,
+    *,
+    require_rows: bool = True,
 ) -> Split:
     """Split gap rows by protocol P2-cap at ``cutoff`` with horizon ``horizon_days``.
 
@@ -86,6 +162,7 @@ def split_p2cap(
         cutoff: the cutoff day ``C``.
         horizon_days: the cap ``H`` in days (> 0).
         end: the data's last day ``END``; ``None`` takes the latest ``order_date`` in ``rows``.
+        require_rows: raise when a side is empty (see :func:`split_p1`).
 
     Returns:
         Train = rows with ``order_date < C - H``; test = rows with ``C <= order_date <= END - H``.
@@ -106,7 +183,8 @@ def split_p2cap(
     train = _capped(rows.loc[(order_date < day - horizon).to_numpy()], horizon_days)
     in_test = (order_date >= day) & (order_date <= last - horizon)
     test = _capped(rows.loc[in_test.to_numpy()], horizon_days)
-    _require_both(train, test, f"P2-cap at cutoff {day.date()} with horizon {horizon_days} d")
+    if require_rows:
+        _require_both(train, test, f"P2-cap at cutoff {day.date()} with horizon {horizon_days} d")
     return Split(train, test, TARGET, "p2cap", day, int(horizon_days))
 
 
@@ -115,6 +193,9 @@ def temporal_holdout(
     protocol: str = "p1",
     cutoff: str | pd.Timestamp | None = None,
     horizon_days: int = 60,
+    *,
+    end: str | pd.Timestamp | None = None,
+    require_rows: bool = True,
 ) -> Split:
     """Split gap rows by the named protocol, choosing a default cutoff when none is given.
 
@@ -123,6 +204,8 @@ def temporal_holdout(
         protocol: ``"p1"`` or ``"p2cap"``.
         cutoff: the cutoff day; ``None`` takes :func:`default_cutoff`.
         horizon_days: ``H`` for P2-cap (ignored by P1).
+        end: P2-cap's ``END`` (the data's last day); ``None`` takes the rows' latest order.
+        require_rows: raise when a side is empty (see :func:`split_p1`).
 
     Returns:
         The :class:`Split`.
@@ -135,8 +218,8 @@ def temporal_holdout(
         raise HyperparameterError(f"protocol must be one of {list(PROTOCOLS)}, got {protocol!r}")
     day = default_cutoff(rows) if cutoff is None else cutoff
     if protocol == "p1":
-        return split_p1(rows, day)
-    return split_p2cap(rows, day, horizon_days)
+        return split_p1(rows, day, require_rows=require_rows)
+    return split_p2cap(rows, day, horizon_days, end, require_rows=require_rows)
 
 
 def default_cutoff(rows: pd.DataFrame) -> pd.Timestamp:

@@ -13,6 +13,7 @@ import pandas as pd
 
 from retailsage.core.errors import HyperparameterError
 from retailsage.features._frame import require_columns
+from retailsage.features.asof import ASOF_FEATURE_COLUMNS
 from retailsage.features.gap import LAG_COLUMNS, N_LAGS
 
 STEP_FEATURES: tuple[str, ...] = ("log1p_gap_days", "gap_months")
@@ -35,16 +36,22 @@ _LOG_COVARIATES: tuple[str, ...] = (
     "cumulative_items",
 )
 _CALENDAR_COVARIATES: dict[str, float] = {"month": 12.0, "day_of_week": 6.0}
+_ASOF_COVARIATES: tuple[str, ...] = ASOF_FEATURE_COLUMNS
+"""As-of snapshot features (all non-negative counts, days, money or ratios): log1p-scaled."""
 
 
-def covariate_columns() -> tuple[str, ...]:
+def covariate_columns(asof: bool = False) -> tuple[str, ...]:
     """Name the per-row (non-sequence) covariates the LSTM receives, in array order.
+
+    Args:
+        asof: the rows are as-of snapshots; their as-of features are appended.
 
     Returns:
         Gap feature columns other than the lags, ``last_gap`` (it is the newest step) and
-        ``Country`` (string; the family encodes it separately).
+        ``Country`` (string; the family encodes it separately), then the as-of features.
     """
-    return _LOG_COVARIATES + tuple(_CALENDAR_COVARIATES)
+    extra = _ASOF_COVARIATES if asof else ()
+    return _LOG_COVARIATES + tuple(_CALENDAR_COVARIATES) + extra
 
 
 def sequence_arrays(frame: pd.DataFrame, window: int) -> tuple[np.ndarray, np.ndarray]:
@@ -74,7 +81,7 @@ def sequence_arrays(frame: pd.DataFrame, window: int) -> tuple[np.ndarray, np.nd
     return values.astype(np.float32), mask
 
 
-def covariate_array(frame: pd.DataFrame) -> np.ndarray:
+def covariate_array(frame: pd.DataFrame, asof: bool = False) -> np.ndarray:
     """Scale the covariates to comparable ranges for a neural network.
 
     Counts, days and money are ``log1p``-scaled (negatives clipped to 0), month and day of week
@@ -82,17 +89,22 @@ def covariate_array(frame: pd.DataFrame) -> np.ndarray:
 
     Args:
         frame: gap training rows or snapshot rows.
+        asof: append the as-of features (``log1p``-scaled).
 
     Returns:
-        float32 ``[n, len(covariate_columns())]`` in :func:`covariate_columns` order.
+        float32 ``[n, len(covariate_columns(asof))]`` in :func:`covariate_columns` order.
 
     Raises:
         DataError: a covariate column is missing.
     """
-    require_columns(frame, covariate_columns(), "gap feature")
+    require_columns(frame, covariate_columns(asof), "gap feature")
     logged = frame[list(_LOG_COVARIATES)].to_numpy(dtype=np.float64, na_value=np.nan)
     logged = np.log1p(np.clip(logged, 0.0, None))
     calendar = frame[list(_CALENDAR_COVARIATES)].to_numpy(dtype=np.float64, na_value=np.nan)
     calendar = calendar / np.array(list(_CALENDAR_COVARIATES.values()))
-    covariates = np.concatenate([logged, calendar], axis=1)
+    blocks = [logged, calendar]
+    if asof:
+        extra = frame[list(_ASOF_COVARIATES)].to_numpy(dtype=np.float64, na_value=np.nan)
+        blocks.append(np.log1p(np.clip(extra, 0.0, None)))
+    covariates = np.concatenate(blocks, axis=1)
     return np.nan_to_num(covariates, nan=0.0).astype(np.float32)

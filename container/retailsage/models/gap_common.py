@@ -8,11 +8,17 @@ import numpy as np
 import pandas as pd
 
 from retailsage.core.errors import DataError
-from retailsage.features.gap import ORDER_DATE, TARGET
+from retailsage.features.asof import PURCHASED
+from retailsage.features.gap import AS_OF_DATE, ORDER_DATE, TARGET
 from retailsage.models.outlier_filter import inlier_mask
 from retailsage.models.tabular import TabularSpec, numeric_column
 
-GAP_OUTPUT_COLUMNS: tuple[str, ...] = ("predicted_gap_days",)
+GAP_OUTPUT_COLUMNS: tuple[str, ...] = ("predicted_gap_days", "purchase_probability")
+"""Days until the next purchase (from the as-of date, or from the order for
+``target=order_gap``) and P(purchase within the horizon)."""
+DEFAULT_HORIZON_DAYS = 60
+"""Horizon of the probability label when training rows do not carry
+``purchased_within_horizon`` (a featurized table): purchase = ``gap_days`` < this."""
 
 
 class OutlierFilterConfig(Protocol):
@@ -101,6 +107,22 @@ def target_array(frame: pd.DataFrame, *, log_target: bool) -> np.ndarray:
     return np.log1p(y) if log_target else y
 
 
+def purchase_labels(frame: pd.DataFrame) -> np.ndarray:
+    """The 0/1 purchase-within-horizon label of fitted rows.
+
+    Args:
+        frame: rows with an observed ``gap_days``; ``purchased_within_horizon`` when built by
+            the training task (else ``gap_days < DEFAULT_HORIZON_DAYS``).
+
+    Returns:
+        float64 labels.
+    """
+    if PURCHASED in frame.columns:
+        return numeric_column(frame[PURCHASED], PURCHASED)
+    days = numeric_column(frame[TARGET], TARGET)
+    return (days < DEFAULT_HORIZON_DAYS).astype(np.float64)
+
+
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     """Return the MAE and RMSE reported per round/epoch (``validation:mae``/``:rmse``)."""
     error = y_pred - y_true
@@ -110,8 +132,13 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
     }
 
 
-def recency_weights(rows: pd.DataFrame, halflife_days: float) -> np.ndarray | None:
-    """Sample weights halving every ``halflife_days`` before the newest training order.
+def recency_weights(
+    rows: pd.DataFrame, halflife_days: float, reference: pd.Timestamp | None = None
+) -> np.ndarray | None:
+    """Sample weights halving every ``halflife_days`` before the newest training row.
+
+    Rows are dated by ``as_of_date`` when they carry one (as-of snapshots), else by
+    ``order_date`` (per-order rows).
 
     Customer behaviour drifts (and one year of history cannot teach seasonality), so recent
     orders are the better guide to the next ones. ``0`` disables weighting.
@@ -119,6 +146,8 @@ def recency_weights(rows: pd.DataFrame, halflife_days: float) -> np.ndarray | No
     Args:
         rows: training rows with ``order_date``.
         halflife_days: the half-life in days, or 0.
+        reference: the date ages count back from; the newest order in ``rows`` when ``None``
+            (a multi-host job passes the newest order over all hosts).
 
     Returns:
         Weights in (0, 1], or ``None`` when disabled.
@@ -128,8 +157,10 @@ def recency_weights(rows: pd.DataFrame, halflife_days: float) -> np.ndarray | No
     """
     if halflife_days <= 0:
         return None
-    if ORDER_DATE not in rows.columns:
+    column = AS_OF_DATE if AS_OF_DATE in rows.columns else ORDER_DATE
+    if column not in rows.columns:
         raise DataError(f"recency_halflife_days needs the {ORDER_DATE!r} column in the rows")
-    dates = pd.to_datetime(rows[ORDER_DATE])
-    age = (dates.max() - dates).dt.total_seconds().to_numpy(dtype=np.float64) / 86_400.0
+    dates = pd.to_datetime(rows[column])
+    newest = dates.max() if reference is None else reference
+    age = (newest - dates).dt.total_seconds().to_numpy(dtype=np.float64) / 86_400.0
     return np.asarray(0.5 ** (age / halflife_days))

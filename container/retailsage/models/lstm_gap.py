@@ -17,16 +17,25 @@ from typing import Any, ClassVar, Literal, Self
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.linear_model import LogisticRegression
 
+from retailsage.core.collective import is_distributed
 from retailsage.core.errors import ArtifactError, NotFittedError
 from retailsage.core.hyperparameters import check_range
 from retailsage.data.schema import COUNTRY
 from retailsage.features.gap import N_LAGS, TARGET
 from retailsage.models.base import TrainingHooks
+from retailsage.models.distributed_stats import (
+    learn_spec,
+    mean_std,
+    newest_order,
+    shared_validation,
+)
 from retailsage.models.gap_common import (
     GAP_OUTPUT_COLUMNS,
     filtered_training_rows,
     observed_rows,
+    purchase_labels,
     recency_weights,
     target_array,
 )
@@ -35,6 +44,7 @@ from retailsage.models.lstm_network import (
     NetworkShape,
     covariate_count,
     covariate_scaler,
+    is_asof,
     network_inputs,
     step_feature_count,
 )
@@ -112,7 +122,7 @@ class LSTMGap:
     name: ClassVar[str] = "lstm"
     config_cls: ClassVar[type[Any]] = LSTMGapConfig
     output_columns: ClassVar[tuple[str, ...]] = GAP_OUTPUT_COLUMNS
-    format_version: ClassVar[int] = 1
+    format_version: ClassVar[int] = 2
 
     def __init__(self, config: LSTMGapConfig | None = None) -> None:
         """Store the config; nothing is fitted yet.
@@ -147,13 +157,15 @@ class LSTMGap:
             TrainingInterrupted: ``hooks.should_stop()`` turned True (after a checkpoint).
         """
         hooks = hooks or TrainingHooks()
-        spec = TabularSpec.learn(train, TARGET, self.config.exclude_columns)
+        hosts = hooks.collective  # multi-host: statistics over every host's rows
+        spec = learn_spec(train, TARGET, self.config.exclude_columns, hosts)
         rows = filtered_training_rows(train, spec, self.config)
         y = target_array(rows, log_target=self.config.log_target)
+        target_mean, target_std = mean_std(y, hosts)
         scaling = {
-            "covariates": covariate_scaler(rows, spec),
-            "target_mean": float(y.mean()),
-            "target_std": float(y.std()) or 1.0,
+            "covariates": covariate_scaler(rows, spec, hosts),
+            "target_mean": float(target_mean),
+            "target_std": float(target_std) or 1.0,
         }
         self.spec_, self.scaling_ = spec, scaling
         device = _device(self.config.device)
@@ -163,16 +175,38 @@ class LSTMGap:
         network = GapNetwork(self._shape(spec)).to(device)
         scaled = (y - scaling["target_mean"]) / scaling["target_std"]
         val = None
+        if is_distributed(hosts):
+            validation = shared_validation(validation, rows, hosts)
+        elif validation is not None:
+            validation = observed_rows(validation)
         if validation is not None:
-            val_rows = observed_rows(validation)
-            val = (self._inputs(val_rows), target_array(val_rows, log_target=False))
-        weights = recency_weights(rows, self.config.recency_halflife_days)
+            val = (self._inputs(validation), target_array(validation, log_target=False))
+        reference = newest_order(rows, hosts) if is_distributed(hosts) else None
+        weights = recency_weights(rows, self.config.recency_halflife_days, reference)
         if weights is None:
             weights = np.ones(len(rows))
         self.network_ = train_network(
             network, (self._inputs(rows), scaled, weights), val, self._settings(device), hooks
         ).to("cpu")
+        self.scaling_["probability"] = self._fit_probability(rows, weights)
         return self
+
+    def _fit_probability(self, rows: pd.DataFrame, weights: np.ndarray) -> list[float]:
+        """Platt scaling: a weighted logistic regression of the purchase label on the output.
+
+        P(purchase within the horizon) = sigmoid(a * scaled output + b), fitted on the training
+        rows; log loss is a proper scoring rule, so the probability is calibrated there.
+
+        Returns:
+            ``[a, b]``.
+        """
+        labels = purchase_labels(rows)
+        if labels.min() == labels.max():
+            return [0.0, float(np.log((labels[0] + 1e-3) / (1.0 - labels[0] + 1e-3)))]
+        _, network = self._fitted()
+        output = predict_scaled(network, self._inputs(rows), torch.device("cpu"))
+        platt = LogisticRegression(C=1e4).fit(output[:, None], labels, sample_weight=weights)
+        return [float(platt.coef_[0, 0]), float(platt.intercept_[0])]
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Predict days to the next purchase, one row per input row.
@@ -181,7 +215,8 @@ class LSTMGap:
             frame: gap rows carrying ``input_columns`` (extra columns are ignored).
 
         Returns:
-            A frame with ``predicted_gap_days`` (>= 0), indexed like ``frame``.
+            A frame with ``predicted_gap_days`` (>= 0) and ``purchase_probability``, indexed
+            like ``frame``.
 
         Raises:
             NotFittedError: before ``fit``/``load``.
@@ -189,7 +224,12 @@ class LSTMGap:
         """
         _, network = self._fitted()
         scaled = predict_scaled(network, self._inputs(frame), torch.device("cpu"))
-        return pd.DataFrame({GAP_OUTPUT_COLUMNS[0]: self._to_days(scaled)}, index=frame.index)
+        slope, intercept = self.scaling_["probability"]
+        probability = 1.0 / (1.0 + np.exp(-(slope * scaled + intercept)))
+        return pd.DataFrame(
+            {GAP_OUTPUT_COLUMNS[0]: self._to_days(scaled), GAP_OUTPUT_COLUMNS[1]: probability},
+            index=frame.index,
+        )
 
     def save(self, model_dir: Path) -> dict[str, Any]:
         """Write the ``state_dict`` to ``model.pt``; return shapes and scalers for the manifest.
@@ -262,7 +302,7 @@ class LSTMGap:
         """The network sizes for this config and spec."""
         return NetworkShape(
             step_features=step_feature_count(),
-            covariates=covariate_count(),
+            covariates=covariate_count(is_asof(spec)),
             countries=spec.cardinality(COUNTRY) if COUNTRY in spec.categories else 1,
             hidden_size=self.config.hidden_size,
             num_layers=self.config.num_layers,

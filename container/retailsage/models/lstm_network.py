@@ -17,13 +17,16 @@ import pandas as pd
 import torch
 from torch import nn
 
+from retailsage.core.collective import SINGLE_HOST, Collective
 from retailsage.data.schema import COUNTRY
+from retailsage.features.asof import RECENCY
 from retailsage.features.sequences import (
     STEP_FEATURES,
     covariate_array,
     covariate_columns,
     sequence_arrays,
 )
+from retailsage.models.distributed_stats import mean_std
 from retailsage.models.tabular import TabularSpec
 
 COUNTRY_EMBEDDING = 4
@@ -134,7 +137,7 @@ def network_inputs(
     steps = np.concatenate([values, mask[..., None].astype(np.float32)], axis=2)
     mean = np.asarray(scaler["mean"], dtype=np.float32)
     std = np.asarray(scaler["std"], dtype=np.float32)
-    covariates = (covariate_array(numeric) - mean) / std
+    covariates = (covariate_array(numeric, is_asof(spec)) - mean) / std
     if COUNTRY in spec.categories:
         country = np.nan_to_num(numeric[COUNTRY].to_numpy()).astype(np.int64)
     else:
@@ -142,21 +145,24 @@ def network_inputs(
     return NetworkInputs(steps, covariates.astype(np.float32), country)
 
 
-def covariate_scaler(frame: pd.DataFrame, spec: TabularSpec) -> dict[str, list[float]]:
+def covariate_scaler(
+    frame: pd.DataFrame, spec: TabularSpec, collective: Collective = SINGLE_HOST
+) -> dict[str, list[float]]:
     """Learn the covariates' mean and standard deviation on training rows.
 
     Args:
-        frame: training rows.
+        frame: training rows (this host's, on a multi-host job).
         spec: the learned input spec.
+        collective: the training hosts; the moments are taken over all of their rows.
 
     Returns:
         JSON-safe ``{"mean": [...], "std": [...]}`` in ``covariate_columns()`` order.
     """
     numeric = spec.encode_frame(frame)
-    covariates = covariate_array(numeric).astype(np.float64)
-    std = covariates.std(axis=0)
+    covariates = covariate_array(numeric, is_asof(spec)).astype(np.float64)
+    mean, std = mean_std(covariates, collective)
     return {
-        "mean": covariates.mean(axis=0).tolist(),
+        "mean": mean.tolist(),
         "std": np.where(std > 0, std, 1.0).tolist(),
     }
 
@@ -166,6 +172,11 @@ def step_feature_count() -> int:
     return len(STEP_FEATURES) + 1
 
 
-def covariate_count() -> int:
-    """Number of per-row covariates."""
-    return len(covariate_columns())
+def covariate_count(asof: bool = False) -> int:
+    """Number of per-row covariates (more for as-of snapshot rows)."""
+    return len(covariate_columns(asof))
+
+
+def is_asof(spec: TabularSpec) -> bool:
+    """Whether the spec was learned on as-of snapshot rows (they carry the recency)."""
+    return RECENCY in spec.columns

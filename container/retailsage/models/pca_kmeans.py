@@ -23,12 +23,14 @@ import pandas as pd
 from retailsage.core.errors import ArtifactError, DataError, NotFittedError
 from retailsage.core.hyperparameters import check_range
 from retailsage.models.base import TrainingHooks
-from retailsage.models.pca_kmeans_inputs import AnomalyInputs
+from retailsage.models.pca_kmeans_inputs import TABLE, AnomalyInputs
 from retailsage.models.pca_kmeans_math import ProjectionModel, fit_projection
 
 MODEL_FILE = "model.npz"
 Score = Literal["centroid_distance", "full_distance", "cluster_normalized"]
 Scaling = Literal["standard", "robust"]
+TABLE_CLIP_SIGMA = 2.0
+"""The clipping bound ``clip_sigma=None`` resolves to for a generic numeric table."""
 
 
 @dataclass(frozen=True)
@@ -38,24 +40,41 @@ class PcaKmeansConfig:
     Attributes:
         n_components: below 1, the fraction of variance the PCA keeps; from 1 up, a component
             count (capped at the number of features).
-        n_clusters: KMeans clusters (capped at the number of training rows).
+        n_clusters: the largest KMeans cluster count (capped at the number of training rows).
+        min_clusters: the smallest cluster count; KMeans is fitted for a roughly geometric
+            ladder of counts from ``min_clusters`` to ``n_clusters`` (1, 2, 3, 4, 6, 8, 12, ...)
+            and the score is the maximum over them of each count's median-normalised score.
+            ``min_clusters >= n_clusters`` fits a single clustering of ``n_clusters``.
+        small_cluster_share: a cluster holding fewer than this fraction of the average cluster
+            size (``n_rows / k``) is "small": it is not a model of normal rows, and every row
+            is scored against the nearest large cluster (CBLOF-style). 0 treats every cluster as
+            normal; 1 keeps only clusters at least of average size.
         contamination: expected anomaly fraction; the threshold is the training-score quantile
             ``1 - contamination``.
-        score: ``centroid_distance`` (nearest centroid in PCA space), ``full_distance`` (that
-            plus the PCA reconstruction error, i.e. distance in the scaled feature space) or
-            ``cluster_normalized`` (full distance divided by the cluster's median training
+        score: ``centroid_distance`` (nearest large centroid in PCA space), ``full_distance``
+            (that plus the PCA reconstruction error, i.e. distance in the scaled feature space)
+            or ``cluster_normalized`` (full distance divided by that cluster's median training
             distance).
         scaling: ``standard`` (mean/std) or ``robust`` (median/IQR, std as fallback).
+        clip_sigma: scaled values are clipped to ``+-clip_sigma`` before the PCA (fit and
+            score), so one rare or heavy-tailed column cannot dominate the distance; 0 disables.
+            ``None`` (default) picks by input mode: :data:`TABLE_CLIP_SIGMA` for a numeric
+            table, 0 for transaction lines, whose featurizer already bounds its relative
+            inputs and where the size of an extreme value (a x50 quantity, an off-hours
+            timestamp) is the signal.
         n_init: KMeans restarts.
         id_column: a column passed through to the output and never used as a feature.
         seed: random seed of PCA and KMeans.
     """
 
-    n_components: float = 0.8
-    n_clusters: int = 8
+    n_components: float = 0.9
+    n_clusters: int = 12
+    min_clusters: int = 2
+    small_cluster_share: float = 0.5
     contamination: float = 0.02
     score: Score = "full_distance"
-    scaling: Scaling = "robust"
+    scaling: Scaling = "standard"
+    clip_sigma: float | None = None
     n_init: int = 3
     id_column: str | None = None
     seed: int = 0
@@ -66,6 +85,9 @@ class PcaKmeansConfig:
         if self.n_components > 1 and not float(self.n_components).is_integer():
             check_range("n_components", self.n_components, high=1.0)
         check_range("n_clusters", self.n_clusters, low=1, high=1_000)
+        check_range("min_clusters", self.min_clusters, low=1, high=1_000)
+        check_range("small_cluster_share", self.small_cluster_share, low=0.0, high=1.0)
+        check_range("clip_sigma", self.clip_sigma, low=0.0, high=1_000.0)
         check_range("contamination", self.contamination, low=0.0, high=0.5, low_open=True)
         check_range("n_init", self.n_init, low=1, high=100)
 
@@ -76,7 +98,7 @@ class PcaKmeansAnomaly:
     name: ClassVar[str] = "pca_kmeans"
     config_cls: ClassVar[type[Any]] = PcaKmeansConfig
     output_columns: ClassVar[tuple[str, ...]] = ("anomaly_score", "is_anomaly", "cluster_id")
-    format_version: ClassVar[int] = 1
+    format_version: ClassVar[int] = 2
 
     def __init__(self, config: PcaKmeansConfig | None = None) -> None:
         """Store the config; nothing is fitted yet.
@@ -112,7 +134,7 @@ class PcaKmeansAnomaly:
             raise DataError("anomaly training data is empty")
         inputs = AnomalyInputs.learn(train, id_column=self.config.id_column)
         features = inputs.features(train, error=DataError)
-        self.projection_ = fit_projection(features, self.config)
+        self.projection_ = fit_projection(features, self.config, clip=self._clip(inputs))
         self.inputs_ = inputs
         return self
 
@@ -159,6 +181,7 @@ class PcaKmeansAnomaly:
             "feature_spec": inputs.to_dict(),
             "threshold": projection.threshold,
             "score": projection.score_kind,
+            "clip": projection.clip,
             "model_file": MODEL_FILE,
         }
 
@@ -186,7 +209,10 @@ class PcaKmeansAnomaly:
             raise ArtifactError(f"cannot read {path}: {exc}") from exc
         model = cls(PcaKmeansConfig(**manifest["config"]))
         model.projection_ = ProjectionModel.from_arrays(
-            loaded, threshold=float(manifest["threshold"]), score_kind=str(manifest["score"])
+            loaded,
+            threshold=float(manifest["threshold"]),
+            score_kind=str(manifest["score"]),
+            clip=float(manifest["clip"]),
         )
         model.inputs_ = AnomalyInputs.from_dict(manifest["feature_spec"])
         return model
@@ -212,6 +238,12 @@ class PcaKmeansAnomaly:
         """Raw columns ``predict`` needs (the transaction schema, or the table's columns)."""
         inputs, _ = self._fitted()
         return inputs.input_columns
+
+    def _clip(self, inputs: AnomalyInputs) -> float:
+        """The clipping bound for this input mode (``clip_sigma``, or the mode's default)."""
+        if self.config.clip_sigma is not None:
+            return float(self.config.clip_sigma)
+        return TABLE_CLIP_SIGMA if inputs.mode == TABLE else 0.0
 
     def _fitted(self) -> tuple[AnomalyInputs, ProjectionModel]:
         """Return the learned state or raise NotFittedError."""

@@ -17,13 +17,14 @@ import numpy as np
 import pandas as pd
 
 from retailsage.core.errors import BadInput, DataError, HyperparameterError
+from retailsage.features.asof import PURCHASED
 from retailsage.features.gap import AS_OF_DATE, CUSTOMER_ID, NEXT_ORDER_DATE, ORDER_DATE
 
 UNKNOWN_CODE = 0
 """Integer code of an unseen or missing category value."""
 
 BOOKKEEPING_COLUMNS: frozenset[str] = frozenset(
-    {CUSTOMER_ID, ORDER_DATE, AS_OF_DATE, NEXT_ORDER_DATE}
+    {CUSTOMER_ID, ORDER_DATE, AS_OF_DATE, NEXT_ORDER_DATE, PURCHASED}
 )
 """Columns the gap feature tables carry for joins and splits, never used as model inputs."""
 

@@ -17,15 +17,24 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from retailsage.core.collective import is_distributed
 from retailsage.core.errors import ArtifactError, NotFittedError
 from retailsage.core.hyperparameters import check_range
+from retailsage.features.asof import RECENCY
 from retailsage.features.gap import TARGET
 from retailsage.models.base import TrainingHooks
 from retailsage.models.compiled_trees import CompiledTrees
+from retailsage.models.distributed_stats import (
+    learn_spec,
+    newest_order,
+    shared_validation,
+    total,
+)
 from retailsage.models.gap_common import (
     GAP_OUTPUT_COLUMNS,
     filtered_training_rows,
     observed_rows,
+    purchase_labels,
     recency_weights,
     target_array,
 )
@@ -34,6 +43,7 @@ from retailsage.models.xgboost_training import train_booster
 
 LOGGER = logging.getLogger(__name__)
 MODEL_FILE = "model.ubj"
+PROBABILITY_FILE = "model_probability.ubj"
 
 Objective = Literal["reg:squarederror", "reg:absoluteerror", "reg:pseudohubererror"]
 
@@ -64,6 +74,9 @@ class XGBoostGapConfig:
         outlier_filter: drop Isolation-Forest outlier customers from the training rows.
         outlier_contamination: expected outlier fraction of customers for that filter.
         exclude_columns: input columns the model ignores (still accepted in requests).
+        asof_min_child_fraction: ``min_child_fraction`` used instead when the training rows
+            are as-of snapshots (they carry ``days_since_last_order``): many more, strongly
+            correlated rows per customer than per-order rows.
         recency_halflife_days: weight training rows by ``0.5 ** (age / half-life)``, age
             counted back from the newest training order (0 disables).
     """
@@ -85,10 +98,12 @@ class XGBoostGapConfig:
     outlier_contamination: float = 0.02
     exclude_columns: tuple[str, ...] = ("month",)
     recency_halflife_days: float = 60.0
+    asof_min_child_fraction: float = 0.01
 
     def __post_init__(self) -> None:
         """Range-check every value (raises HyperparameterError)."""
         check_range("num_round", self.num_round, low=1, high=100_000)
+        check_range("asof_min_child_fraction", self.asof_min_child_fraction, low=0.0, high=0.5)
         check_range("eta", self.eta, low=0.0, high=1.0, low_open=True)
         check_range("max_depth", self.max_depth, low=1, high=20)
         check_range("min_child_weight", self.min_child_weight, low=0.0)
@@ -103,17 +118,19 @@ class XGBoostGapConfig:
             "outlier_contamination", self.outlier_contamination, low=0.0, high=0.5, low_open=True
         )
 
-    def booster_params(self, total_weight: float = 0.0) -> dict[str, Any]:
+    def booster_params(self, total_weight: float = 0.0, *, asof: bool = False) -> dict[str, Any]:
         """Return the parameter dict handed to ``xgb.train``.
 
         Args:
             total_weight: the training rows' summed sample weight (the row count when
                 unweighted); sets the leaf floor ``min_child_fraction * total_weight``.
+            asof: the rows are as-of snapshots (``asof_min_child_fraction`` applies).
 
         Returns:
             The booster parameters.
         """
-        min_child = max(self.min_child_weight, self.min_child_fraction * total_weight)
+        fraction = self.asof_min_child_fraction if asof else self.min_child_fraction
+        min_child = max(self.min_child_weight, fraction * total_weight)
         params: dict[str, Any] = {
             "objective": self.objective,
             "eta": self.eta,
@@ -137,7 +154,7 @@ class XGBoostGap:
     name: ClassVar[str] = "xgboost"
     config_cls: ClassVar[type[Any]] = XGBoostGapConfig
     output_columns: ClassVar[tuple[str, ...]] = GAP_OUTPUT_COLUMNS
-    format_version: ClassVar[int] = 1
+    format_version: ClassVar[int] = 2
 
     def __init__(self, config: XGBoostGapConfig | None = None) -> None:
         """Store the config; nothing is fitted yet.
@@ -148,6 +165,7 @@ class XGBoostGap:
         self.config = config or XGBoostGapConfig()
         self.spec_: TabularSpec | None = None
         self.booster_: xgb.Booster | None = None
+        self.probability_: xgb.Booster | None = None
         self._compiled: tuple[xgb.Booster, int, CompiledTrees | None] | None = None
 
     def fit(
@@ -172,20 +190,22 @@ class XGBoostGap:
             TrainingInterrupted: ``hooks.should_stop()`` turned True (after a checkpoint).
         """
         hooks = hooks or TrainingHooks()
-        spec = TabularSpec.learn(train, TARGET, self.config.exclude_columns)
+        hosts = hooks.collective  # multi-host: statistics over every host's rows
+        spec = learn_spec(train, TARGET, self.config.exclude_columns, hosts)
         train = filtered_training_rows(train, spec, self.config)
         dtrain = self._dmatrix(spec, train, with_label=True)
-        weights = recency_weights(train, self.config.recency_halflife_days)
+        reference = newest_order(train, hosts) if is_distributed(hosts) else None
+        weights = recency_weights(train, self.config.recency_halflife_days, reference)
         if weights is not None:
             dtrain.set_weight(weights)
-        total_weight = float(weights.sum()) if weights is not None else float(len(train))
-        dval = (
-            self._dmatrix(spec, observed_rows(validation), with_label=True)
-            if validation is not None
-            else None
-        )
+        total_weight = total(weights if weights is not None else np.ones(len(train)), hosts)
+        if is_distributed(hosts):
+            validation = shared_validation(validation, train, hosts)
+        elif validation is not None:
+            validation = observed_rows(validation)
+        dval = None if validation is None else self._dmatrix(spec, validation, with_label=True)
         self.booster_ = train_booster(
-            self.config.booster_params(total_weight),
+            self.config.booster_params(total_weight, asof=RECENCY in train.columns),
             dtrain,
             dval,
             num_round=self.config.num_round,
@@ -193,8 +213,33 @@ class XGBoostGap:
             log_target=self.config.log_target,
             hooks=hooks,
         )
+        self.probability_ = self._fit_probability(spec, train, weights, total_weight)
         self.spec_ = spec
         return self
+
+    def _fit_probability(
+        self,
+        spec: TabularSpec,
+        train: pd.DataFrame,
+        weights: np.ndarray | None,
+        total_weight: float,
+    ) -> xgb.Booster:
+        """Fit the ``binary:logistic`` booster of P(purchase within the horizon).
+
+        Log loss is a proper scoring rule, so the raw probabilities are calibrated on the
+        training distribution; same trees settings as the regressor, no early stopping.
+        """
+        dtrain = xgb.DMatrix(
+            spec.encode(train), label=purchase_labels(train), feature_names=list(spec.model_columns)
+        )
+        if weights is not None:
+            dtrain.set_weight(weights)
+        params = {
+            # hessian p(1-p) <= 1/4 per row
+            **self.config.booster_params(total_weight / 4.0, asof=RECENCY in train.columns),
+            "objective": "binary:logistic",
+        }
+        return xgb.train(params, dtrain, num_boost_round=self.config.num_round)
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Predict days to the next purchase, one row per input row.
@@ -203,17 +248,40 @@ class XGBoostGap:
             frame: rows carrying ``input_columns`` (extra columns are ignored).
 
         Returns:
-            A frame with ``predicted_gap_days`` (>= 0), indexed like ``frame``.
+            A frame with ``predicted_gap_days`` (>= 0) and ``purchase_probability``, indexed
+            like ``frame``.
 
         Raises:
             NotFittedError: before ``fit``/``load``.
             BadInput: a missing or non-numeric column.
         """
         spec, _ = self._fitted()
+        matrix = spec.encode(frame)
+        probability = self._probability().inplace_predict(matrix)
         return pd.DataFrame(
-            {GAP_OUTPUT_COLUMNS[0]: self.predict_matrix(spec.encode(frame))},
+            {
+                GAP_OUTPUT_COLUMNS[0]: self.predict_matrix(matrix),
+                GAP_OUTPUT_COLUMNS[1]: np.asarray(probability, dtype=np.float64),
+            },
             index=frame.index,
         )
+
+    def predict_probability_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        """P(purchase within the horizon) from an encoded matrix (the serving fast path).
+
+        Args:
+            matrix: laid out as for :meth:`predict_matrix`.
+
+        Returns:
+            Probabilities as float64, one per row.
+        """
+        return np.asarray(self._probability().inplace_predict(matrix), dtype=np.float64)
+
+    def _probability(self) -> xgb.Booster:
+        """The probability booster, or NotFittedError."""
+        if self.probability_ is None:
+            raise NotFittedError("XGBoostGap is not fitted; call fit() or load() first")
+        return self.probability_
 
     @property
     def tabular_spec(self) -> TabularSpec:
@@ -278,7 +346,12 @@ class XGBoostGap:
         """
         spec, booster = self._fitted()
         booster.save_model(str(model_dir / MODEL_FILE))
-        return {"feature_spec": spec.to_dict(), "model_file": MODEL_FILE}
+        self._probability().save_model(str(model_dir / PROBABILITY_FILE))
+        return {
+            "feature_spec": spec.to_dict(),
+            "model_file": MODEL_FILE,
+            "probability_file": PROBABILITY_FILE,
+        }
 
     @classmethod
     def load(cls, model_dir: Path, manifest: dict[str, Any]) -> Self:
@@ -295,14 +368,17 @@ class XGBoostGap:
             ArtifactError: missing file or an incompatible saving xgboost version.
         """
         check_xgboost_version(manifest.get("libraries", {}))
-        path = model_dir / MODEL_FILE
-        if not path.is_file():
-            raise ArtifactError(f"{path} is missing; the xgboost artifact is incomplete")
+        boosters = []
+        for name in (MODEL_FILE, PROBABILITY_FILE):
+            path = model_dir / name
+            if not path.is_file():
+                raise ArtifactError(f"{path} is missing; the xgboost artifact is incomplete")
+            booster = xgb.Booster()
+            booster.load_model(str(path))
+            booster.set_param({"nthread": 1})
+            boosters.append(booster)
         model = cls(XGBoostGapConfig(**manifest["config"]))
-        booster = xgb.Booster()
-        booster.load_model(str(path))
-        booster.set_param({"nthread": 1})
-        model.booster_ = booster
+        model.booster_, model.probability_ = boosters
         model.spec_ = TabularSpec.from_dict(manifest["feature_spec"])
         model.compiled_trees()  # at load, not on the first request
         return model

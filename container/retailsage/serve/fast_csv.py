@@ -31,6 +31,8 @@ from retailsage.models.tabular import TabularSpec
 from retailsage.serve.csv_decoder import SMALL_CSV_BYTES
 from retailsage.serve.inputs import FLOAT32_MAX, GAP_OUTPUT, InputSchema, column_kind
 
+PROBABILITY_OUTPUT = "purchase_probability"
+
 
 @runtime_checkable
 class MatrixModel(Protocol):
@@ -167,7 +169,11 @@ class FastCsvScorer:
             column_kind(name) == ("string" if name in spec.categories else "number")
             for name in spec.columns
         )
-        if not kinds_fit or tuple(model.output_columns) != (GAP_OUTPUT,):  # type: ignore[attr-defined]
+        outputs = tuple(model.output_columns)  # type: ignore[attr-defined]
+        with_probability = outputs == (GAP_OUTPUT, PROBABILITY_OUTPUT) and hasattr(
+            model, "predict_probability_matrix"
+        )
+        if not kinds_fit or (outputs != (GAP_OUTPUT,) and not with_probability):
             return None
         used = {name: j for j, name in enumerate(spec.model_columns)}
         numeric = [i for i, name in enumerate(spec.columns) if name not in spec.categories]
@@ -208,7 +214,12 @@ class FastCsvScorer:
         days = self.model.predict_matrix(parsed)
         if days.shape != (parsed.shape[0],) or np.isnan(days).any():
             return None  # let the general path report or format it
-        return ("\n".join(map(repr, days.tolist())) + "\n").encode()
+        predict_probability = getattr(self.model, "predict_probability_matrix", None)
+        if predict_probability is None:
+            return ("\n".join(map(repr, days.tolist())) + "\n").encode()
+        probability = np.asarray(predict_probability(parsed), dtype=np.float64)
+        lines = map("{!r},{!r}".format, days.tolist(), probability.tolist())
+        return ("\n".join(lines) + "\n").encode()
 
     def _matrix(self, numbers: np.ndarray, codes: list[np.ndarray]) -> np.ndarray:
         """Assemble the model matrix from the parsed numeric block and category codes."""

@@ -20,6 +20,7 @@ from retailsage.serve.inputs import AS_OF_DATE, GAP_OUTPUT, ORDER_DATE, InputSch
 logger = logging.getLogger(__name__)
 
 NEXT_PURCHASE_DATE = "predicted_next_purchase_date"
+RECENCY = "days_since_last_order"
 CONTRIBUTION_PREFIX = "contribution_"
 
 
@@ -137,7 +138,7 @@ class Predictor:
             if column in frame.columns:
                 out.insert(0, column, frame[column].reset_index(drop=True))
         if self.schema.is_gap and GAP_OUTPUT in out.columns:
-            self._add_next_purchase_date(frame, out)
+            self._add_next_purchase_date(frame, out, asof=RECENCY in self.schema.input_columns)
         if explain and isinstance(self.model, Explainer):
             contributions = self.model.explain(inputs).reset_index(drop=True)
             for column in contributions.columns:
@@ -145,16 +146,25 @@ class Predictor:
         return out
 
     @staticmethod
-    def _add_next_purchase_date(frame: pd.DataFrame, out: pd.DataFrame) -> None:
-        """Add ``predicted_next_purchase_date`` = last order (or as-of) date + predicted gap.
+    def _add_next_purchase_date(frame: pd.DataFrame, out: pd.DataFrame, *, asof: bool) -> None:
+        """Add ``predicted_next_purchase_date`` = anchor date + predicted days.
+
+        The anchor is the as-of date for an as-of model (its inputs include
+        ``days_since_last_order``; the date is then never before the as-of date, derived as
+        last order + recency when the row has no ``as_of_date``), else the last order (or
+        as-of) date.
 
         Raises:
             BadInput: the date would fall after 2261 (naming the row).
         """
-        anchor_column = ORDER_DATE if ORDER_DATE in frame.columns else AS_OF_DATE
+        anchor_column = AS_OF_DATE if asof or ORDER_DATE not in frame.columns else ORDER_DATE
         if anchor_column not in frame.columns:
-            return
-        anchor = pd.to_datetime(frame[anchor_column]).reset_index(drop=True)
+            if not (asof and ORDER_DATE in frame.columns):
+                return
+            recency = pd.to_timedelta(pd.to_numeric(frame[RECENCY]).to_numpy(), unit="D")
+            anchor = (pd.to_datetime(frame[ORDER_DATE]) + recency).reset_index(drop=True)
+        else:
+            anchor = pd.to_datetime(frame[anchor_column]).reset_index(drop=True)
         rounded = np.round(out[GAP_OUTPUT].to_numpy(dtype=np.float64))
         headroom = ((LATEST_DATE_EXCLUSIVE - anchor) / pd.Timedelta(days=1)).to_numpy()
         with np.errstate(invalid="ignore"):

@@ -19,7 +19,8 @@ from retailsage.core.hyperparameters import IGNORED_PREFIXES, check_range, parse
 from retailsage.models.base import ModelFamily
 from retailsage.models.registry import MODEL_TYPES, get_family
 
-EvalProtocol = Literal["p1", "p2cap"]
+EvalProtocol = Literal["asof", "p1", "p2cap"]
+GapTarget = Literal["asof", "order_gap"]
 SEED_MAX = 2**32 - 1
 """Largest ``seed`` every family's libraries accept (scikit-learn's ``random_state`` bound)."""
 
@@ -30,20 +31,32 @@ class JobConfig:
 
     Attributes:
         model_type: the family to train (``pca_kmeans``, ``xgboost`` or ``lstm``).
-        eval_protocol: temporal holdout used when there is no ``validation`` channel: ``p1``
-            (every customer's orders after the cutoff) or ``p2cap`` (the horizon-capped variant).
+        target: what the gap families (``xgboost``, ``lstm``) learn: ``asof`` (the default
+            unless ``eval_protocol`` is ``p1``/``p2cap``; days
+            from an as-of date to the customer's next purchase, capped at ``horizon_days``,
+            trained on customer snapshots) or ``order_gap`` (days from each order to the next,
+            the per-order target of the ``p1``/``p2cap`` protocols).
+        eval_protocol: temporal holdout used when there is no ``validation`` channel: ``asof``
+            (score every customer as of the cutoff; the default for ``target=asof``), ``p1``
+            (every customer's orders after the cutoff; the default for ``target=order_gap``) or
+            ``p2cap`` (the horizon-capped variant).
         eval_cutoff: the holdout's cutoff date (``YYYY-MM-DD``); ``None`` lets the protocol pick
             one from the data.
         horizon_days: days after the cutoff that the holdout covers, in [1, 3650].
+        snapshot_every_days: days between the as-of training snapshots (``target=asof``).
+        snapshot_count: the most as-of training snapshots, the newest at cutoff - horizon.
         checkpoint_every: iterations between checkpoints for iterative learners (XGBoost
             rounds; the LSTM checkpoints every epoch), in [1, 100000].
     """
 
     model_type: str
-    eval_protocol: EvalProtocol = "p1"
+    eval_protocol: EvalProtocol | None = None
     eval_cutoff: str | None = None
     horizon_days: int = 60
     checkpoint_every: int = 10
+    target: GapTarget | None = None
+    snapshot_every_days: int = 7
+    snapshot_count: int = 30
 
     def __post_init__(self) -> None:
         """Range-check every field.
@@ -58,6 +71,14 @@ class JobConfig:
             )
         check_range("horizon_days", self.horizon_days, low=1, high=3650)
         check_range("checkpoint_every", self.checkpoint_every, low=1, high=100_000)
+        check_range("snapshot_every_days", self.snapshot_every_days, low=1, high=3650)
+        check_range("snapshot_count", self.snapshot_count, low=1, high=1000)
+        if (self.gap_target == "asof") != (self.protocol == "asof"):
+            raise HyperparameterError(
+                f"hyperparameter 'eval_protocol': {self.eval_protocol!r} does not fit "
+                f"target={self.target!r}; target=asof is evaluated by eval_protocol=asof, "
+                "target=order_gap by p1 or p2cap"
+            )
         if self.eval_cutoff is not None:
             try:
                 cutoff = pd.Timestamp(self.eval_cutoff)
@@ -71,6 +92,20 @@ class JobConfig:
                     f"hyperparameter 'eval_cutoff': {self.eval_cutoff!r} is outside the "
                     f"supported dates {pd.Timestamp.min.date()} .. {pd.Timestamp.max.date()}"
                 )
+
+    @property
+    def gap_target(self) -> str:
+        """``target``, or ``order_gap`` when only a P1/P2-cap protocol is named, else ``asof``."""
+        if self.target is not None:
+            return self.target
+        return "order_gap" if self.eval_protocol in ("p1", "p2cap") else "asof"
+
+    @property
+    def protocol(self) -> str:
+        """The evaluation protocol: ``eval_protocol``, or the default for the target."""
+        if self.eval_protocol is not None:
+            return self.eval_protocol
+        return "asof" if self.gap_target == "asof" else "p1"
 
     @property
     def cutoff(self) -> pd.Timestamp | None:

@@ -1,10 +1,14 @@
 """The gap task (``xgboost``, ``lstm``): gap rows in, days-to-next-purchase metrics out.
 
-Raw transactions are cleaned and featurized with the shared feature code
-(:func:`~retailsage.features.gap.gap_training_rows`); a featurized table must carry every gap
-feature column and the target. Without a ``validation`` channel a temporal holdout is cut from
-``train`` by ``eval_protocol``/``eval_cutoff``/``horizon_days``; the model is then fitted on the
-holdout's training side only, so the reported metrics are honest out-of-time figures.
+With ``target=asof`` (the default) raw transactions become customer snapshots at several as-of
+days (:mod:`retailsage.features.asof`); with ``target=order_gap`` one row per order
+(:func:`~retailsage.features.gap.gap_training_rows`). A featurized table must carry every
+feature column of its target and ``gap_days``. Without a ``validation`` channel a temporal
+holdout is cut from ``train`` by ``eval_protocol``/``eval_cutoff``/``horizon_days``; the model
+is then fitted on the holdout's training side only, so the reported metrics are honest
+out-of-time figures. Metric names: ``validation:{mae,rmse,medae}``, for ``asof`` also
+``validation:{brier,roc_auc,past_date_share}``, and ``baseline:<name>:{mae,rmse,medae}`` with
+``<name>`` in :data:`ASOF_BASELINES` (``asof``) or ``median``/``customer_mean`` (P1/P2-cap).
 """
 
 from __future__ import annotations
@@ -16,18 +20,33 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from retailsage.core.errors import DataError
 from retailsage.data.cleaning import clean_transactions
 from retailsage.data.loader import load_transactions
-from retailsage.evaluation.metrics import gap_baselines, gap_metrics
+from retailsage.data.schema import INVOICE_DATE
+from retailsage.evaluation.metrics import (
+    asof_baselines,
+    gap_baselines,
+    gap_metrics,
+    past_date_share,
+    probability_metrics,
+)
 from retailsage.evaluation.plots import describe_protocol, write_gap_plots
+from retailsage.features.asof import (
+    PURCHASED,
+    SNAPSHOT_FEATURE_COLUMNS,
+    asof_training_rows,
+    snapshot_dates,
+)
 from retailsage.features.gap import (
+    AS_OF_DATE,
     GAP_FEATURE_COLUMNS,
     NEXT_ORDER_DATE,
     ORDER_DATE,
     TARGET,
     gap_training_rows,
 )
-from retailsage.features.protocols import temporal_holdout
+from retailsage.features.protocols import split_asof, temporal_holdout
 from retailsage.models.base import ModelFamily
 from retailsage.train.channels import ChannelData, read_table, require_columns
 from retailsage.train.config import JobConfig
@@ -36,9 +55,45 @@ from retailsage.train.tasks import Evaluation, PreparedData
 logger = logging.getLogger(__name__)
 
 PREDICTION = "predicted_gap_days"
+PROBABILITY = "purchase_probability"
+ASOF_BASELINES = ("constant", "median_gap", "residual_life")
+"""Baselines of ``target=asof`` (``evaluation.metrics.asof_baselines``), same names in metrics."""
 BASELINE_NAMES = {"global_median": "median", "customer_mean_gap": "customer_mean"}
 """Baseline names of ``evaluation.metrics.gap_baselines`` -> their metric-name segment."""
-_DATE_COLUMNS = (ORDER_DATE, NEXT_ORDER_DATE)
+_DATE_COLUMNS = (ORDER_DATE, NEXT_ORDER_DATE, AS_OF_DATE)
+
+
+def asof_rows(channel: ChannelData, job: JobConfig) -> pd.DataFrame:
+    """Return one channel's as-of rows (snapshots built here when it holds transactions).
+
+    Args:
+        channel: the inspected channel.
+        job: horizon and snapshot spacing/count.
+
+    Returns:
+        Snapshot rows with ``gap_days`` (capped as-of target) and, when built here,
+        ``purchased_within_horizon``.
+
+    Raises:
+        DataError: unreadable files, missing columns, or too little history.
+    """
+    if not channel.raw:
+        table = read_table(channel)
+        require_columns(table, (*SNAPSHOT_FEATURE_COLUMNS, TARGET), channel.name, "as-of table")
+        for column in _DATE_COLUMNS:
+            if column in table.columns:
+                table[column] = pd.to_datetime(table[column])
+        return table
+    clean = clean_transactions(load_transactions(channel.path))
+    dates = pd.to_datetime(clean[INVOICE_DATE]).dt.normalize()
+    horizon = pd.Timedelta(days=job.horizon_days)
+    days = snapshot_dates(
+        dates.min(),
+        dates.max() + pd.Timedelta(days=1) - horizon,
+        job.snapshot_every_days,
+        job.snapshot_count,
+    )
+    return asof_training_rows(clean, days, job.horizon_days)
 
 
 def gap_rows(channel: ChannelData) -> pd.DataFrame:
@@ -87,13 +142,19 @@ class GapTask:
         Raises:
             DataError: bad or insufficient data, or a holdout that leaves a side empty.
         """
+        if job.gap_target == "asof":
+            return self._prepare_asof(job, train, validation)
         rows = gap_rows(train)
         if validation is not None:
             held_out = _observed(gap_rows(validation))
-            description: dict[str, Any] = {"holdout": "validation channel"}
+            description: dict[str, Any] = {
+                "holdout": "validation channel",
+                "target": job.gap_target,
+            }
             return PreparedData(rows, held_out, held_out, description=description)
-        split = temporal_holdout(rows, job.eval_protocol, job.cutoff, job.horizon_days)
+        split = temporal_holdout(rows, job.protocol, job.cutoff, job.horizon_days)
         description = {
+            "target": job.gap_target,
             "holdout": "temporal",
             "protocol": split.protocol,
             "cutoff": None if split.cutoff is None else str(split.cutoff.date()),
@@ -108,6 +169,41 @@ class GapTask:
         )
         test = _observed(split.test)
         return PreparedData(split.train, test, test, description=description)
+
+    def _prepare_asof(
+        self, job: JobConfig, train: ChannelData, validation: ChannelData | None
+    ) -> PreparedData:
+        """``target=asof``: snapshots of the channels, or the as-of protocol's split."""
+        description: dict[str, Any] = {"target": "asof", "horizon_days": job.horizon_days}
+        if validation is not None:
+            held_out = asof_rows(validation, job)
+            description["holdout"] = "validation channel"
+            return PreparedData(asof_rows(train, job), held_out, held_out, description=description)
+        if not train.raw:
+            raise DataError(
+                "target=asof without a validation channel needs raw transactions in 'train' "
+                "(the as-of holdout is cut from the lines); give a validation channel instead"
+            )
+        clean = clean_transactions(load_transactions(train.path))
+        split = split_asof(
+            clean, job.cutoff, job.horizon_days, job.snapshot_every_days, job.snapshot_count
+        )
+        description.update(
+            holdout="temporal",
+            protocol="asof",
+            cutoff=None if split.cutoff is None else str(split.cutoff.date()),
+            snapshots=int(split.train[AS_OF_DATE].nunique()),
+        )
+        logger.info(
+            "as-of holdout at %s: %d snapshot rows (%d dates), %d customers scored",
+            description["cutoff"],
+            len(split.train),
+            description["snapshots"],
+            len(split.test),
+        )
+        data = PreparedData(split.train, split.test, split.test, description=description)
+        self._gaps = split.gaps
+        return data
 
     def evaluate(
         self, model: ModelFamily, data: PreparedData, output_dir: Path, manifest: dict[str, Any]
@@ -124,9 +220,17 @@ class GapTask:
             ``validation:{mae,rmse,medae}`` plus ``baseline:<name>:<metric>`` for each baseline.
         """
         y_true = data.evaluation[TARGET].to_numpy(dtype=np.float64)
-        y_pred = model.predict(data.evaluation)[PREDICTION].to_numpy(dtype=np.float64)
+        predicted = model.predict(data.evaluation)
+        y_pred = predicted[PREDICTION].to_numpy(dtype=np.float64)
+        asof = data.description.get("target") == "asof"
+        if asof:
+            y_pred = np.minimum(y_pred, float(data.description["horizon_days"]))
         metrics = {f"validation:{k}": float(v) for k, v in gap_metrics(y_true, y_pred).items()}
-        baselines = gap_baselines(_observed(data.train), data.evaluation)
+        if asof:
+            metrics.update(self._asof_metrics(data, predicted))
+            baselines = self._asof_baselines(data)
+        else:
+            baselines = gap_baselines(_observed(data.train), data.evaluation)
         for name, values in baselines.items():
             short = BASELINE_NAMES.get(name, name)
             metrics.update({f"baseline:{short}:{k}": float(v) for k, v in values.items()})
@@ -139,8 +243,36 @@ class GapTask:
         )
         report = {
             **data.description,
+            "baselines": {BASELINE_NAMES.get(k, k): v for k, v in baselines.items()},
             "train_rows": len(data.train),
             "evaluation_rows": len(data.evaluation),
             "plots": sorted(p.name for p in plots),
         }
         return Evaluation(metrics=metrics, report=report)
+
+    def _asof_metrics(self, data: PreparedData, predicted: pd.DataFrame) -> dict[str, float]:
+        """Probability quality and the share of next-purchase dates before the as-of date."""
+        rows = data.evaluation
+        out: dict[str, float] = {}
+        if PURCHASED in rows.columns and PROBABILITY in predicted.columns:
+            labels = rows[PURCHASED].to_numpy(dtype=np.float64)
+            probability = predicted[PROBABILITY].to_numpy(dtype=np.float64)
+            out.update(
+                {f"validation:{k}": v for k, v in probability_metrics(labels, probability).items()}
+            )
+        if AS_OF_DATE in rows.columns:
+            days = np.round(predicted[PREDICTION].to_numpy(dtype=np.float64))
+            as_of = pd.to_datetime(rows[AS_OF_DATE]).reset_index(drop=True)
+            dates = as_of + pd.to_timedelta(days, unit="D")
+            out["validation:past_date_share"] = past_date_share(as_of, dates)
+        return out
+
+    def _asof_baselines(self, data: PreparedData) -> dict[str, dict[str, float]]:
+        """The as-of baselines; the gap pool is the training side's lag gaps without a split."""
+        gaps = getattr(self, "_gaps", None)
+        if gaps is None:
+            lags = data.train[[c for c in data.train.columns if c.startswith("gap_lag_")]]
+            values = lags.to_numpy(dtype=np.float64, na_value=np.nan).ravel()
+            gaps = values[~np.isnan(values)]
+        horizon = int(data.description["horizon_days"])
+        return asof_baselines(data.train, data.evaluation, gaps, horizon)

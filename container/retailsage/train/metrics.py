@@ -33,6 +33,18 @@ METRIC_NAMES: tuple[str, ...] = (
     "baseline:customer_mean:mae",
     "baseline:customer_mean:rmse",
     "baseline:customer_mean:medae",
+    # as-of target (target=asof): probability quality, dates before the as-of day, baselines
+    "validation:brier",
+    "validation:past_date_share",
+    "baseline:constant:mae",
+    "baseline:constant:rmse",
+    "baseline:constant:medae",
+    "baseline:median_gap:mae",
+    "baseline:median_gap:rmse",
+    "baseline:median_gap:medae",
+    "baseline:residual_life:mae",
+    "baseline:residual_life:rmse",
+    "baseline:residual_life:medae",
     # final evaluation of the anomaly detector (pca_kmeans)
     "validation:roc_auc",
     "validation:average_precision",

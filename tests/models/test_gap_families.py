@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from retailsage.core.errors import BadInput, HyperparameterError
 from retailsage.models.base import TrainingHooks, TrainingInterrupted
@@ -29,6 +30,55 @@ def test_xgboost_explain_sums_to_prediction(gap_rows: pd.DataFrame, log_target: 
     total = contributions.sum(axis=1).to_numpy()
     expected = model.predict(frame)["predicted_gap_days"].to_numpy()
     np.testing.assert_allclose(np.expm1(total) if log_target else total, expected, rtol=1e-4)
+
+
+@pytest.mark.parametrize("log_target", [False, True])
+def test_lstm_explain_sums_to_the_unclipped_output(
+    gap_rows: pd.DataFrame, log_target: bool
+) -> None:
+    from retailsage.models.lstm_training import predict_scaled
+
+    config = LSTMGapConfig(
+        epochs=2, hidden_size=8, window_length=6, device="cpu", num_threads=1, log_target=log_target
+    )
+    model = LSTMGap(config).fit(gap_rows)
+    frame = gap_rows.iloc[:60]
+    contributions = model.explain(frame)
+    assert list(contributions.columns) == [*model.input_columns, "bias"]
+    assert contributions.index.equals(frame.index)
+    assert model.network_ is not None
+    scaled = predict_scaled(model.network_, model._inputs(frame), torch.device("cpu"))
+    unclipped = scaled * model.scaling_["target_std"] + model.scaling_["target_mean"]
+    total = contributions.sum(axis=1).to_numpy()
+    np.testing.assert_allclose(total, unclipped, rtol=1e-4, atol=1e-4)
+    days = model.predict(frame)["predicted_gap_days"].to_numpy()
+    np.testing.assert_allclose(
+        np.clip(np.expm1(total) if log_target else total, 0, None), days, rtol=1e-4, atol=1e-4
+    )
+    # columns the network does not read, and padded (missing) lags, contribute nothing
+    unread = ["last_gap", "month", *[f"gap_lag_{k}" for k in range(7, 13)]]
+    assert (contributions[unread] == 0.0).all().all()
+    missing = frame["gap_lag_3"].isna().to_numpy()
+    assert missing.any() and (contributions.loc[missing, "gap_lag_3"] == 0.0).all()
+    assert contributions["gap_lag_1"].abs().sum() > 0 and contributions["Country"].abs().sum() > 0
+    assert contributions["bias"].nunique() == 1
+
+
+def test_lstm_integrated_gradients_converge_before_the_residual_is_spread(
+    gap_rows: pd.DataFrame,
+) -> None:
+    from retailsage.models import lstm_explain
+
+    config = LSTMGapConfig(epochs=2, hidden_size=8, device="cpu", num_threads=1)
+    model = LSTMGap(config).fit(gap_rows)
+    assert model.network_ is not None
+    inputs = model._inputs(gap_rows.iloc[:30])
+    coarse, output, reference = lstm_explain.integrated_gradients(model.network_, inputs, 32)
+    fine, _, _ = lstm_explain.integrated_gradients(model.network_, inputs, 256)
+    np.testing.assert_allclose(coarse.sum(axis=1), output - reference, atol=1e-5)
+    # the midpoint rule with 32 points already agrees with 256 points (no large correction)
+    spread = np.abs(fine).sum(axis=1).max()
+    assert np.abs(coarse - fine).max() < 0.02 * spread
 
 
 @pytest.mark.parametrize(

@@ -39,6 +39,7 @@ from retailsage.models.gap_common import (
     recency_weights,
     target_array,
 )
+from retailsage.models.lstm_explain import attribution_columns, integrated_gradients
 from retailsage.models.lstm_network import (
     GapNetwork,
     NetworkShape,
@@ -230,6 +231,42 @@ class LSTMGap:
             {GAP_OUTPUT_COLUMNS[0]: self._to_days(scaled), GAP_OUTPUT_COLUMNS[1]: probability},
             index=frame.index,
         )
+
+    def explain(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Per-prediction input contributions (integrated gradients, see ``lstm_explain``).
+
+        Each row sums to the model output before clipping: the predicted days, or
+        ``log1p(predicted days)`` when ``log_target`` is set (as for XGBoost). ``bias`` is the
+        output for the reference input (covariates at their training mean, an empty gap
+        history, a zero country embedding); the other columns split the difference between the
+        row's output and that reference, exactly (the midpoint rule's small residual is spread
+        over the row's contributions in proportion to their size). A time step's contribution
+        (its gap features and mask bit) goes to the lag column it was built from; columns the
+        network does not read (``last_gap``, lags beyond ``window_length``, excluded columns)
+        contribute 0.
+
+        Args:
+            frame: gap rows carrying ``input_columns``.
+
+        Returns:
+            One column per input column plus ``bias``, indexed like ``frame``.
+
+        Raises:
+            NotFittedError: before ``fit``/``load``.
+            BadInput: a missing or non-numeric column.
+        """
+        spec, network = self._fitted()
+        inputs = self._inputs(frame)
+        has_country = COUNTRY in spec.categories
+        attributions, _, reference = integrated_gradients(
+            network, inputs, country_varies=has_country
+        )
+        std, mean = self.scaling_["target_std"], self.scaling_["target_mean"]
+        names = attribution_columns(self.config.window_length, is_asof(spec))
+        used = pd.DataFrame(attributions * std, columns=names, index=frame.index)
+        out = used.reindex(columns=list(spec.columns), fill_value=0.0)
+        out["bias"] = float(reference) * std + mean
+        return out
 
     def save(self, model_dir: Path) -> dict[str, Any]:
         """Write the ``state_dict`` to ``model.pt``; return shapes and scalers for the manifest.

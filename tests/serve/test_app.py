@@ -132,6 +132,26 @@ def test_explain_adds_contributions_that_sum_to_the_prediction(
         assert response.headers[header] == "trace=abc,explain=true"
 
 
+def test_lstm_explain_adds_contributions_that_sum_to_the_prediction(
+    lstm_client: FlaskClient, gap_snapshots: pd.DataFrame
+) -> None:
+    headers = {**CSV, "Accept": "application/json"}
+    headers["X-Amzn-SageMaker-Custom-Attributes"] = "explain=true"
+    response = lstm_client.post(
+        "/invocations", data=gap_csv(gap_snapshots.head(8)), headers=headers
+    )
+    assert response.status_code == 200, response.data
+    predictions = response.get_json()["predictions"]
+    unclipped = [p for p in predictions if p["predicted_gap_days"] > 0]
+    assert len(predictions) == 8 and unclipped
+    for prediction in unclipped:
+        contributions = {k: v for k, v in prediction.items() if k.startswith("contribution_")}
+        assert len(contributions) == len(GAP_FEATURE_COLUMNS) + 1
+        assert contributions["contribution_last_gap"] == 0.0
+        total = sum(contributions.values())
+        assert total == pytest.approx(prediction["predicted_gap_days"], rel=1e-4, abs=1e-3)
+
+
 def test_anomaly_accepts_raw_transactions_as_csv_and_json(
     anomaly_client: FlaskClient, transactions: pd.DataFrame
 ) -> None:

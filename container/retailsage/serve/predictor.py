@@ -26,7 +26,7 @@ CONTRIBUTION_PREFIX = "contribution_"
 
 @runtime_checkable
 class Explainer(Protocol):
-    """A family that offers per-feature contributions (XGBoost ``pred_contribs``)."""
+    """A family that offers per-feature contributions (XGBoost SHAP, LSTM integrated gradients)."""
 
     def explain(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Return one column per input feature plus ``bias``, one row per input row."""

@@ -113,7 +113,9 @@ class TrainingConfig:
 
     Attributes:
         instance_type: e.g. ``ml.m5.xlarge``.
-        instance_count: number of training instances.
+        instance_count: number of training instances. Above 1 the gap models train over all
+            of them (XGBoost's collective / torch DDP) and the train channel is
+            ``ShardedByS3Key`` over customer-bucket objects the extract step writes.
         volume_size_gb: EBS volume per instance.
         max_runtime_seconds: ``StoppingCondition.MaxRuntimeInSeconds``.
         use_spot: managed spot training (then ``max_wait_seconds`` and checkpoints apply).
@@ -137,6 +139,11 @@ class TrainingConfig:
             raise ValueError("training instance_count and volume_size_gb must be >= 1")
         if self.use_spot and self.max_wait_seconds < self.max_runtime_seconds:
             raise ValueError("max_wait_seconds must be >= max_runtime_seconds for spot training")
+
+    @property
+    def distribution(self) -> str:
+        """The train channel's ``S3DataDistributionType``: sharded when several instances."""
+        return "ShardedByS3Key" if self.instance_count > 1 else "FullyReplicated"
 
 
 @dataclass(frozen=True)

@@ -162,6 +162,7 @@ class PipelineStack(cdk.Stack):
                 env.JOB_PREFIX: config.names.job_prefix,
                 env.SCORING_OBJECT_ROWS: str(config.scoring_object_rows),
                 env.MIN_SCORING_OBJECTS: str(config.transform.instance_count),
+                env.TRAINING_INSTANCES: str(config.training.instance_count),
                 "POWERTOOLS_SERVICE_NAME": "retailsage-extract",
                 "POWERTOOLS_LOG_LEVEL": "INFO",
             },

@@ -17,6 +17,7 @@ CHECKPOINTS_PREFIX = "CHECKPOINTS_PREFIX"
 JOB_PREFIX = "JOB_PREFIX"
 SCORING_OBJECT_ROWS = "SCORING_OBJECT_ROWS"
 MIN_SCORING_OBJECTS = "MIN_SCORING_OBJECTS"
+TRAINING_INSTANCES = "TRAINING_INSTANCES"
 TABLE_NAME = "TABLE_NAME"
 
 
@@ -41,6 +42,8 @@ class ExtractSettings:
         scoring_object_rows: target rows per scoring object.
         min_scoring_objects: at least this many objects when rows allow (= transform
             instances, so none idles: objects are sharded by key across instances).
+        training_instances: training instances; above 1 the gap models' training channel is
+            written as customer-bucket objects for ``ShardedByS3Key`` (1 when unset).
     """
 
     bucket: str
@@ -50,6 +53,7 @@ class ExtractSettings:
     job_prefix: str
     scoring_object_rows: int
     min_scoring_objects: int
+    training_instances: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ExtractSettings:
@@ -73,6 +77,7 @@ class ExtractSettings:
             job_prefix=_require(env, JOB_PREFIX),
             scoring_object_rows=max(1, int(_require(env, SCORING_OBJECT_ROWS))),
             min_scoring_objects=max(1, int(_require(env, MIN_SCORING_OBJECTS))),
+            training_instances=max(1, int(env.get(TRAINING_INSTANCES, "").strip() or 1)),
         )
 
 

@@ -14,14 +14,26 @@ from lambdas.common.errors import InvalidInput, NoNewData
 from lambdas.common.events import ExtractEvent, ExtractResult, PipelineInput
 from lambdas.common.s3uri import s3_uri
 from lambdas.common.settings import ExtractSettings
-from lambdas.extract.featurize import build_frames, object_count, to_json_lines
+from lambdas.extract.featurize import (
+    ANOMALY_MODEL_TYPES,
+    build_frames,
+    object_count,
+    to_json_lines,
+)
 from lambdas.extract.naming import run_name
 from lambdas.extract.sources import download, list_source_keys
 from retailsage.core.errors import DataError
+from retailsage.data.buckets import bucket_count, split_by_customer
 from retailsage.data.loader import load_transactions
+from retailsage.data.schema import INVOICE_DATE
+from retailsage.features.gap import CUSTOMER_ID, ORDER_DATE
+from retailsage.features.protocols import default_cutoff
 from retailsage.models.registry import MODEL_TYPES
 
 logger = logging.getLogger(__name__)
+
+SHARDED_MODEL_TYPES = frozenset(MODEL_TYPES) - ANOMALY_MODEL_TYPES
+"""Model types that train over several hosts (their channel is customer-bucketed)."""
 
 
 def hyperparameters(request: PipelineInput) -> dict[str, str]:
@@ -111,8 +123,12 @@ def extract(event: ExtractEvent, settings: ExtractSettings, s3: Any) -> ExtractR
     except DataError as exc:
         raise InvalidInput(str(exc)) from exc
     run_prefix = f"{settings.runs_prefix}{name}/"
-    train_key = f"{run_prefix}train/transactions.parquet"
-    s3.put_object(Bucket=settings.bucket, Key=train_key, Body=_parquet(frames.train))
+    sharded = settings.training_instances > 1 and request.model_type in SHARDED_MODEL_TYPES
+    if sharded:  # multi-host jobs train the per-order gap target (docs/training.md)
+        params = with_eval_cutoff({"target": "order_gap", **params}, frames.train)
+    train_objects = training_objects(frames.train, settings.training_instances if sharded else 1)
+    for key, body in train_objects:
+        s3.put_object(Bucket=settings.bucket, Key=f"{run_prefix}train/{key}", Body=body)
     parts = object_count(
         len(frames.scoring), settings.scoring_object_rows, settings.min_scoring_objects
     )
@@ -121,8 +137,9 @@ def extract(event: ExtractEvent, settings: ExtractSettings, s3: Any) -> ExtractR
         s3.put_object(Bucket=settings.bucket, Key=key, Body=body)
     predictions_prefix = f"{run_prefix}predictions/"
     logger.info(
-        "extracted %d train rows, %d scoring rows in %d objects",
+        "extracted %d train rows in %d objects, %d scoring rows in %d objects",
         len(frames.train),
+        len(train_objects),
         len(frames.scoring),
         parts,
     )
@@ -141,6 +158,55 @@ def extract(event: ExtractEvent, settings: ExtractSettings, s3: Any) -> ExtractR
         predictions_prefix=predictions_prefix,
         checkpoint_uri=s3_uri(settings.bucket, f"{settings.checkpoints_prefix}{name}/"),
     )
+
+
+def training_objects(lines: pd.DataFrame, instances: int) -> list[tuple[str, bytes]]:
+    """Serialize the training channel: one object, or customer buckets for several hosts.
+
+    With ``instances > 1`` the lines are split into ``K = OBJECTS_PER_HOST x instances``
+    buckets by ``crc32(CustomerID) % K`` (empty buckets are not written), so every object holds
+    whole customers and ``ShardedByS3Key`` gives each host complete customer histories.
+
+    Args:
+        lines: the training channel's transaction lines.
+        instances: training instances.
+
+    Returns:
+        ``(object name, Parquet bytes)`` pairs.
+    """
+    if instances <= 1:
+        return [("transactions.parquet", _parquet(lines))]
+    buckets = split_by_customer(lines, bucket_count(instances))
+    return [
+        (f"part-{index:05d}.parquet", _parquet(part))
+        for index, part in enumerate(buckets)
+        if not part.empty
+    ]
+
+
+def with_eval_cutoff(params: dict[str, str], lines: pd.DataFrame) -> dict[str, str]:
+    """Add the holdout cutoff the job would pick from all of its data, unless one is given.
+
+    Each host of a sharded job sees only its customers; the training job reduces the cutoff
+    over hosts anyway, and passing it explicitly makes the run's holdout visible in its
+    hyperparameters (and the same whatever the sharding).
+
+    Args:
+        params: the job's hyperparameters.
+        lines: the cleaned training lines.
+
+    Returns:
+        ``params`` with ``eval_cutoff`` (``YYYY-MM-DD``) when it had none and no validation
+        channel is used.
+    """
+    if "eval_cutoff" in params or lines.empty:
+        return params
+    known = lines[CUSTOMER_ID].notna().to_numpy()
+    days = pd.to_datetime(lines[INVOICE_DATE][known]).dt.normalize()
+    if days.empty:
+        return params
+    span = pd.DataFrame({ORDER_DATE: [days.min(), days.max()]})
+    return {**params, "eval_cutoff": str(default_cutoff(span).date())}
 
 
 def _parquet(frame: pd.DataFrame) -> bytes:

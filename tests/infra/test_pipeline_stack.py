@@ -127,6 +127,7 @@ def test_lambda_environment_comes_from_the_config(pipeline, of_type, config):
         env.JOB_PREFIX: config.names.job_prefix,
         env.SCORING_OBJECT_ROWS: str(config.scoring_object_rows),
         env.MIN_SCORING_OBJECTS: str(config.transform.instance_count),
+        env.TRAINING_INSTANCES: str(config.training.instance_count),
         "POWERTOOLS_SERVICE_NAME": "retailsage-extract",
         "POWERTOOLS_LOG_LEVEL": "INFO",
     }

@@ -209,6 +209,27 @@ def test_write_predictions_is_a_distributed_map_over_the_transform_output(asl, c
     assert write["MaxConcurrency"] == config.lambdas.write_concurrency
 
 
+def test_several_training_instances_shard_the_train_channel(asl, config):
+    from infra.config import TrainingConfig
+    from infra.stacks.constructs.sagemaker_states import SageMakerTargets, train_state
+
+    channel = asl["States"][states.TRAIN_MODEL]["Parameters"]["InputDataConfig"][0]
+    assert channel["DataSource"]["S3DataSource"]["S3DataDistributionType"] == (
+        config.training.distribution
+    )
+    targets = SageMakerTargets(image_uri="img", role_arn="role", models_uri="s3://b/models/")
+    for count, expected in ((1, "FullyReplicated"), (3, "ShardedByS3Key")):
+        state = train_state(
+            targets=targets,
+            training=TrainingConfig(instance_count=count),
+            metric_definitions=[],
+        )
+        params = state["Parameters"]
+        assert params["ResourceConfig"]["InstanceCount"] == count
+        source = params["InputDataConfig"][0]["DataSource"]["S3DataSource"]
+        assert source["S3DataDistributionType"] == expected
+
+
 def test_accepted_model_is_registered_approved_in_the_group_before_it_scores(asl, config):
     register = asl["States"][states.REGISTER_MODEL]
     assert register["Resource"] == "arn:${AWS::Partition}:states:::sagemaker:createModelPackage"

@@ -147,3 +147,51 @@ def test_extract_nothing_left_after_cleaning_is_no_new_data(aws, put_raw, raw_cs
 )
 def test_scoring_object_count(rows, per_object, instances, expected):
     assert object_count(rows, per_object, instances) == expected
+
+
+def test_extract_for_several_training_hosts_writes_whole_customer_buckets(
+    aws, put_raw, raw_csv, lambda_context, monkeypatch
+):
+    import zlib
+
+    from lambdas.common import settings as env
+
+    monkeypatch.setenv(env.TRAINING_INSTANCES, "2")
+    put_raw("raw/2011/part-1.csv", raw_csv)
+    result = lambda_handler(event(), lambda_context)
+    run = f"runs/{result['run_name']}/train/"
+    listing = aws["s3"].list_objects_v2(Bucket=BUCKET, Prefix=run)["Contents"]
+    keys = sorted(item["Key"] for item in listing)
+    assert 1 < len(keys) <= 4  # K = 2 objects per host x 2 hosts; empty buckets are skipped
+    parts = {
+        key: pd.read_parquet(
+            io.BytesIO(aws["s3"].get_object(Bucket=BUCKET, Key=key)["Body"].read())
+        )
+        for key in keys
+    }
+    assert sum(len(part) for part in parts.values()) == result["train_rows"] == 60
+    seen: set[str] = set()
+    for key, part in parts.items():
+        bucket = int(re.search(r"part-(\d+)\.parquet$", key).group(1))
+        customers = set(part["CustomerID"].astype(str))
+        assert all(zlib.crc32(c.encode()) % 4 == bucket for c in customers)
+        assert seen.isdisjoint(customers)  # every object holds whole customers
+        seen |= customers
+    # the holdout cutoff is passed explicitly (the day at 75 % of the orders' span)
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", result["hyperparameters"]["eval_cutoff"])
+
+
+def test_extract_for_several_hosts_keeps_a_given_cutoff_and_one_anomaly_object(
+    aws, put_raw, raw_csv, lambda_context, monkeypatch
+):
+    from lambdas.common import settings as env
+
+    monkeypatch.setenv(env.TRAINING_INSTANCES, "3")
+    put_raw("raw/2011/part-1.csv", raw_csv)
+    given = event(hyperparameters={"eval_cutoff": "2011-03-01"})
+    assert lambda_handler(given, lambda_context)["hyperparameters"]["eval_cutoff"] == "2011-03-01"
+    result = lambda_handler({**event("pca_kmeans"), "execution_name": "anomaly"}, lambda_context)
+    listing = aws["s3"].list_objects_v2(Bucket=BUCKET, Prefix=f"runs/{result['run_name']}/train/")
+    assert [item["Key"].rsplit("/", 1)[1] for item in listing["Contents"]] == [
+        "transactions.parquet"
+    ]

@@ -104,7 +104,9 @@ def test_an_earlier_failure_file_is_kept(tree, transactions_csv):
 
 
 def test_a_non_master_host_exits_cleanly_without_a_model(tree, transactions_csv):
-    base = tree({"train": [transactions_csv]}, XGB)
+    # pca_kmeans trains on the first host only (the gap families train on every host:
+    # tests/train/test_multihost.py)
+    base = tree({"train": [transactions_csv]}, {"model_type": "pca_kmeans"})
     (base / "input/config/resourceconfig.json").write_text(
         json.dumps({"current_host": "algo-2", "hosts": ["algo-1", "algo-2"]})
     )

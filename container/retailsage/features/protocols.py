@@ -121,12 +121,14 @@ def split_asof(
     return Split(train, test, TARGET, "asof", day, int(horizon_days), gaps[~np.isnan(gaps)])
 
 
-def split_p1(rows: pd.DataFrame, cutoff: str | pd.Timestamp) -> Split:
+def split_p1(rows: pd.DataFrame, cutoff: str | pd.Timestamp, *, require_rows: bool = True) -> Split:
     """Split gap rows by protocol P1 at ``cutoff``.
 
     Args:
         rows: :func:`~retailsage.features.gap.gap_training_rows` output.
         cutoff: the cutoff day ``C``.
+        require_rows: raise when a side is empty (a host of a multi-host job holds only some
+            customers, so the job checks the totals over hosts instead).
 
     Returns:
         Train = rows whose ``next_order_date < C``; test = rows with ``order_date >= C`` and an
@@ -140,7 +142,8 @@ def split_p1(rows: pd.DataFrame, cutoff: str | pd.Timestamp) -> Split:
     next_order = rows[NEXT_ORDER_DATE]
     train = rows.loc[(next_order < day).to_numpy()]
     test = rows.loc[((rows[ORDER_DATE] >= day) & next_order.notna()).to_numpy()]
-    _require_both(train, test, f"P1 at cutoff {day.date()}")
+    if require_rows:
+        _require_both(train, test, f"P1 at cutoff {day.date()}")
     return Split(train.copy(), test.copy(), TARGET, "p1", day, None)
 
 
@@ -149,6 +152,8 @@ def split_p2cap(
     cutoff: str | pd.Timestamp,
     horizon_days: int,
     end: str | pd.Timestamp | None = None,
+    *,
+    require_rows: bool = True,
 ) -> Split:
     """Split gap rows by protocol P2-cap at ``cutoff`` with horizon ``horizon_days``.
 
@@ -157,6 +162,7 @@ def split_p2cap(
         cutoff: the cutoff day ``C``.
         horizon_days: the cap ``H`` in days (> 0).
         end: the data's last day ``END``; ``None`` takes the latest ``order_date`` in ``rows``.
+        require_rows: raise when a side is empty (see :func:`split_p1`).
 
     Returns:
         Train = rows with ``order_date < C - H``; test = rows with ``C <= order_date <= END - H``.
@@ -177,7 +183,8 @@ def split_p2cap(
     train = _capped(rows.loc[(order_date < day - horizon).to_numpy()], horizon_days)
     in_test = (order_date >= day) & (order_date <= last - horizon)
     test = _capped(rows.loc[in_test.to_numpy()], horizon_days)
-    _require_both(train, test, f"P2-cap at cutoff {day.date()} with horizon {horizon_days} d")
+    if require_rows:
+        _require_both(train, test, f"P2-cap at cutoff {day.date()} with horizon {horizon_days} d")
     return Split(train, test, TARGET, "p2cap", day, int(horizon_days))
 
 
@@ -186,6 +193,9 @@ def temporal_holdout(
     protocol: str = "p1",
     cutoff: str | pd.Timestamp | None = None,
     horizon_days: int = 60,
+    *,
+    end: str | pd.Timestamp | None = None,
+    require_rows: bool = True,
 ) -> Split:
     """Split gap rows by the named protocol, choosing a default cutoff when none is given.
 
@@ -194,6 +204,8 @@ def temporal_holdout(
         protocol: ``"p1"`` or ``"p2cap"``.
         cutoff: the cutoff day; ``None`` takes :func:`default_cutoff`.
         horizon_days: ``H`` for P2-cap (ignored by P1).
+        end: P2-cap's ``END`` (the data's last day); ``None`` takes the rows' latest order.
+        require_rows: raise when a side is empty (see :func:`split_p1`).
 
     Returns:
         The :class:`Split`.
@@ -206,8 +218,8 @@ def temporal_holdout(
         raise HyperparameterError(f"protocol must be one of {list(PROTOCOLS)}, got {protocol!r}")
     day = default_cutoff(rows) if cutoff is None else cutoff
     if protocol == "p1":
-        return split_p1(rows, day)
-    return split_p2cap(rows, day, horizon_days)
+        return split_p1(rows, day, require_rows=require_rows)
+    return split_p2cap(rows, day, horizon_days, end, require_rows=require_rows)
 
 
 def default_cutoff(rows: pd.DataFrame) -> pd.Timestamp:

@@ -17,6 +17,8 @@ from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 import pandas as pd
 
+from retailsage.core.collective import SINGLE_HOST, Collective
+
 
 def _no_metric(name: str, value: float, step: int) -> None:
     """Default metric sink: drop the value."""
@@ -39,6 +41,8 @@ class TrainingHooks:
             the runner prints the stable ``name=value;`` line SageMaker's regexes scan.
         should_stop: returns True once SIGTERM arrived; a family then checkpoints and raises
             :class:`TrainingInterrupted` promptly.
+        collective: the training hosts (multi-host jobs): statistics are reduced over it, and
+            only its rank 0 writes checkpoints. A single host by default.
         fingerprint: digest of the job's data and hyperparameters; a family stores it in every
             checkpoint and resumes only from a checkpoint carrying the same one (``None``:
             no check, any checkpoint of the family is resumed).
@@ -50,6 +54,7 @@ class TrainingHooks:
     checkpoint_every: int = 10
     on_metric: Callable[[str, float, int], None] = field(default=_no_metric)
     should_stop: Callable[[], bool] = field(default=_never_stop)
+    collective: Collective = field(default=SINGLE_HOST)
     fingerprint: str | None = None
     notes: list[str] = field(default_factory=list)
 

@@ -132,7 +132,9 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
     }
 
 
-def recency_weights(rows: pd.DataFrame, halflife_days: float) -> np.ndarray | None:
+def recency_weights(
+    rows: pd.DataFrame, halflife_days: float, reference: pd.Timestamp | None = None
+) -> np.ndarray | None:
     """Sample weights halving every ``halflife_days`` before the newest training row.
 
     Rows are dated by ``as_of_date`` when they carry one (as-of snapshots), else by
@@ -144,6 +146,8 @@ def recency_weights(rows: pd.DataFrame, halflife_days: float) -> np.ndarray | No
     Args:
         rows: training rows with ``order_date``.
         halflife_days: the half-life in days, or 0.
+        reference: the date ages count back from; the newest order in ``rows`` when ``None``
+            (a multi-host job passes the newest order over all hosts).
 
     Returns:
         Weights in (0, 1], or ``None`` when disabled.
@@ -157,5 +161,6 @@ def recency_weights(rows: pd.DataFrame, halflife_days: float) -> np.ndarray | No
     if column not in rows.columns:
         raise DataError(f"recency_halflife_days needs the {ORDER_DATE!r} column in the rows")
     dates = pd.to_datetime(rows[column])
-    age = (dates.max() - dates).dt.total_seconds().to_numpy(dtype=np.float64) / 86_400.0
+    newest = dates.max() if reference is None else reference
+    age = (newest - dates).dt.total_seconds().to_numpy(dtype=np.float64) / 86_400.0
     return np.asarray(0.5 ** (age / halflife_days))

@@ -19,11 +19,18 @@ import pandas as pd
 import torch
 from sklearn.linear_model import LogisticRegression
 
+from retailsage.core.collective import is_distributed
 from retailsage.core.errors import ArtifactError, NotFittedError
 from retailsage.core.hyperparameters import check_range
 from retailsage.data.schema import COUNTRY
 from retailsage.features.gap import N_LAGS, TARGET
 from retailsage.models.base import TrainingHooks
+from retailsage.models.distributed_stats import (
+    learn_spec,
+    mean_std,
+    newest_order,
+    shared_validation,
+)
 from retailsage.models.gap_common import (
     GAP_OUTPUT_COLUMNS,
     filtered_training_rows,
@@ -150,13 +157,15 @@ class LSTMGap:
             TrainingInterrupted: ``hooks.should_stop()`` turned True (after a checkpoint).
         """
         hooks = hooks or TrainingHooks()
-        spec = TabularSpec.learn(train, TARGET, self.config.exclude_columns)
+        hosts = hooks.collective  # multi-host: statistics over every host's rows
+        spec = learn_spec(train, TARGET, self.config.exclude_columns, hosts)
         rows = filtered_training_rows(train, spec, self.config)
         y = target_array(rows, log_target=self.config.log_target)
+        target_mean, target_std = mean_std(y, hosts)
         scaling = {
-            "covariates": covariate_scaler(rows, spec),
-            "target_mean": float(y.mean()),
-            "target_std": float(y.std()) or 1.0,
+            "covariates": covariate_scaler(rows, spec, hosts),
+            "target_mean": float(target_mean),
+            "target_std": float(target_std) or 1.0,
         }
         self.spec_, self.scaling_ = spec, scaling
         device = _device(self.config.device)
@@ -166,10 +175,14 @@ class LSTMGap:
         network = GapNetwork(self._shape(spec)).to(device)
         scaled = (y - scaling["target_mean"]) / scaling["target_std"]
         val = None
+        if is_distributed(hosts):
+            validation = shared_validation(validation, rows, hosts)
+        elif validation is not None:
+            validation = observed_rows(validation)
         if validation is not None:
-            val_rows = observed_rows(validation)
-            val = (self._inputs(val_rows), target_array(val_rows, log_target=False))
-        weights = recency_weights(rows, self.config.recency_halflife_days)
+            val = (self._inputs(validation), target_array(validation, log_target=False))
+        reference = newest_order(rows, hosts) if is_distributed(hosts) else None
+        weights = recency_weights(rows, self.config.recency_halflife_days, reference)
         if weights is None:
             weights = np.ones(len(rows))
         self.network_ = train_network(

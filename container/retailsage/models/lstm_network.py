@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from retailsage.core.collective import SINGLE_HOST, Collective
 from retailsage.data.schema import COUNTRY
 from retailsage.features.asof import RECENCY
 from retailsage.features.sequences import (
@@ -25,6 +26,7 @@ from retailsage.features.sequences import (
     covariate_columns,
     sequence_arrays,
 )
+from retailsage.models.distributed_stats import mean_std
 from retailsage.models.tabular import TabularSpec
 
 COUNTRY_EMBEDDING = 4
@@ -143,21 +145,24 @@ def network_inputs(
     return NetworkInputs(steps, covariates.astype(np.float32), country)
 
 
-def covariate_scaler(frame: pd.DataFrame, spec: TabularSpec) -> dict[str, list[float]]:
+def covariate_scaler(
+    frame: pd.DataFrame, spec: TabularSpec, collective: Collective = SINGLE_HOST
+) -> dict[str, list[float]]:
     """Learn the covariates' mean and standard deviation on training rows.
 
     Args:
-        frame: training rows.
+        frame: training rows (this host's, on a multi-host job).
         spec: the learned input spec.
+        collective: the training hosts; the moments are taken over all of their rows.
 
     Returns:
         JSON-safe ``{"mean": [...], "std": [...]}`` in ``covariate_columns()`` order.
     """
     numeric = spec.encode_frame(frame)
     covariates = covariate_array(numeric, is_asof(spec)).astype(np.float64)
-    std = covariates.std(axis=0)
+    mean, std = mean_std(covariates, collective)
     return {
-        "mean": covariates.mean(axis=0).tolist(),
+        "mean": mean.tolist(),
         "std": np.where(std > 0, std, 1.0).tolist(),
     }
 

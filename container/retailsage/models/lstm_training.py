@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from retailsage.core.collective import any_host, is_root
 from retailsage.models.base import TrainingHooks, TrainingInterrupted
 from retailsage.models.checkpoints import (
     checkpoint_path,
@@ -24,7 +25,8 @@ from retailsage.models.checkpoints import (
     resume_checkpoint,
     write_atomically,
 )
-from retailsage.models.gap_common import regression_metrics
+from retailsage.models.data_parallel import BatchPlan, data_parallel
+from retailsage.models.distributed_stats import regression_errors, require_same
 from retailsage.models.lstm_network import GapNetwork, NetworkInputs
 
 LOGGER = logging.getLogger(__name__)
@@ -85,17 +87,20 @@ def train_network(
     """
     optimizer = torch.optim.Adam(network.parameters(), lr=settings.learning_rate)
     state = _resume(network, optimizer, hooks)
+    require_same(state.epoch, hooks.collective, "the checkpoint epoch to resume from")
+    trained = data_parallel(network, hooks.collective)  # DDP over the hosts, or the network
+    plan = BatchPlan.for_hosts(len(train[1]), settings.batch_size, hooks.collective)
     loss_fn = _LOSSES[settings.loss](reduction="none")
     tensors = train[0].tensors(settings.device)
     target = torch.from_numpy(train[1].astype(np.float32)).to(settings.device)
     weight = torch.from_numpy(train[2].astype(np.float32)).to(settings.device)
     while state.epoch < settings.epochs and not _patience_spent(state, settings):
-        _run_epoch(network, optimizer, loss_fn, tensors, (target, weight), settings, state.epoch)
+        _run_epoch(trained, optimizer, loss_fn, tensors, (target, weight), settings, plan, state)
         state.epoch += 1
         if validation is not None:
             _validate(network, validation, settings, state, hooks)
         _checkpoint(network, optimizer, state, hooks)
-        if hooks.should_stop():
+        if any_host(hooks.collective, hooks.should_stop()):  # one host stopping stops all
             raise TrainingInterrupted(f"stop requested after epoch {state.epoch}")
     if validation is not None and state.best_model:
         network.load_state_dict(state.best_model)
@@ -104,6 +109,8 @@ def train_network(
 
 def predict_scaled(network: GapNetwork, inputs: NetworkInputs, device: torch.device) -> np.ndarray:
     """Run the network in inference mode and return its scaled outputs as float64."""
+    if len(inputs.steps) == 0:  # a host of a multi-host job may hold no validation rows
+        return np.zeros(0, dtype=np.float64)
     network.eval()
     with torch.inference_mode():
         out = network(*inputs.tensors(device))
@@ -116,21 +123,23 @@ def _patience_spent(state: LoopState, settings: LoopSettings) -> bool:
 
 
 def _run_epoch(
-    network: GapNetwork,
+    network: nn.Module,
     optimizer: torch.optim.Optimizer,
     loss_fn: nn.Module,
     tensors: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
     labels: tuple[torch.Tensor, torch.Tensor],
     settings: LoopSettings,
-    epoch: int,
+    plan: BatchPlan,
+    state: LoopState,
 ) -> None:
     """One pass over the shuffled training rows, seeded by ``(seed, epoch)``; weighted loss."""
     target, weight = labels
+    epoch = state.epoch
     torch.manual_seed(settings.seed * 100_003 + epoch)
-    order = np.random.default_rng([settings.seed, epoch]).permutation(len(target))
+    order = np.random.default_rng([settings.seed, epoch, *plan.rank_key]).permutation(len(target))
     network.train()
-    for start in range(0, len(order), settings.batch_size):
-        batch = torch.from_numpy(order[start : start + settings.batch_size]).to(settings.device)
+    for rows in plan.batches(order):
+        batch = torch.from_numpy(rows).to(settings.device)
         optimizer.zero_grad()
         output = network(*(t.index_select(0, batch) for t in tensors))
         batch_weight = weight.index_select(0, batch)
@@ -149,7 +158,7 @@ def _validate(
 ) -> None:
     """Report validation MAE/RMSE in days and track the best weights."""
     predicted = settings.to_days(predict_scaled(network, validation[0], settings.device))
-    metrics = regression_metrics(validation[1], predicted)
+    metrics = regression_errors(validation[1], predicted, hooks.collective)
     for name, value in metrics.items():
         hooks.on_metric(f"validation:{name}", value, state.epoch)
     if metrics["mae"] < state.best_score:
@@ -165,7 +174,7 @@ def _checkpoint(
 ) -> None:
     """Write this epoch's checkpoint atomically and keep only the last few."""
     directory = hooks.checkpoint_dir
-    if directory is None:
+    if directory is None or not is_root(hooks.collective):
         return
     payload: dict[str, Any] = {
         "epoch": state.epoch,

@@ -17,12 +17,19 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from retailsage.core.collective import is_distributed
 from retailsage.core.errors import ArtifactError, NotFittedError
 from retailsage.core.hyperparameters import check_range
 from retailsage.features.asof import RECENCY
 from retailsage.features.gap import TARGET
 from retailsage.models.base import TrainingHooks
 from retailsage.models.compiled_trees import CompiledTrees
+from retailsage.models.distributed_stats import (
+    learn_spec,
+    newest_order,
+    shared_validation,
+    total,
+)
 from retailsage.models.gap_common import (
     GAP_OUTPUT_COLUMNS,
     filtered_training_rows,
@@ -183,18 +190,20 @@ class XGBoostGap:
             TrainingInterrupted: ``hooks.should_stop()`` turned True (after a checkpoint).
         """
         hooks = hooks or TrainingHooks()
-        spec = TabularSpec.learn(train, TARGET, self.config.exclude_columns)
+        hosts = hooks.collective  # multi-host: statistics over every host's rows
+        spec = learn_spec(train, TARGET, self.config.exclude_columns, hosts)
         train = filtered_training_rows(train, spec, self.config)
         dtrain = self._dmatrix(spec, train, with_label=True)
-        weights = recency_weights(train, self.config.recency_halflife_days)
+        reference = newest_order(train, hosts) if is_distributed(hosts) else None
+        weights = recency_weights(train, self.config.recency_halflife_days, reference)
         if weights is not None:
             dtrain.set_weight(weights)
-        total_weight = float(weights.sum()) if weights is not None else float(len(train))
-        dval = (
-            self._dmatrix(spec, observed_rows(validation), with_label=True)
-            if validation is not None
-            else None
-        )
+        total_weight = total(weights if weights is not None else np.ones(len(train)), hosts)
+        if is_distributed(hosts):
+            validation = shared_validation(validation, train, hosts)
+        elif validation is not None:
+            validation = observed_rows(validation)
+        dval = None if validation is None else self._dmatrix(spec, validation, with_label=True)
         self.booster_ = train_booster(
             self.config.booster_params(total_weight, asof=RECENCY in train.columns),
             dtrain,

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import xgboost as xgb
 
+from retailsage.core.collective import SINGLE_HOST, Collective, any_host, is_root
 from retailsage.models.base import TrainingHooks, TrainingInterrupted
 from retailsage.models.checkpoints import (
     checkpoint_path,
@@ -24,7 +25,7 @@ from retailsage.models.checkpoints import (
     resume_checkpoint,
     write_atomically,
 )
-from retailsage.models.gap_common import regression_metrics
+from retailsage.models.distributed_stats import regression_errors, require_same
 
 LOGGER = logging.getLogger(__name__)
 CHECKPOINT_PREFIX = "xgboost"
@@ -101,7 +102,7 @@ class _HookCallback(xgb.callback.TrainingCallback):
             self.hooks.on_metric(f"{VALIDATION}:{name}", float(values[-1]), rounds)
         if self.patience is not None and "mae" in history:
             self._track(float(history["mae"][-1]), rounds - 1)
-        if self.hooks.should_stop():
+        if any_host(self.hooks.collective, self.hooks.should_stop()):  # one stops, all stop
             self.save(model, rounds)
             self.interrupted = True
             return True
@@ -119,7 +120,7 @@ class _HookCallback(xgb.callback.TrainingCallback):
     def save(self, model: xgb.Booster, rounds: int) -> None:
         """Write a UBJ checkpoint (with fingerprint and stopping state) atomically; prune."""
         directory = self.hooks.checkpoint_dir
-        if directory is None:
+        if directory is None or not is_root(self.hooks.collective):
             return
         model.set_attr(**self.state.to_attrs(), **{ATTR_FINGERPRINT: self.hooks.fingerprint})
         path = checkpoint_path(directory, CHECKPOINT_PREFIX, rounds, CHECKPOINT_SUFFIX)
@@ -127,15 +128,19 @@ class _HookCallback(xgb.callback.TrainingCallback):
         prune_checkpoints(directory, CHECKPOINT_PREFIX, CHECKPOINT_SUFFIX)
 
 
-def _metric_fn(log_target: bool) -> Any:
-    """Build the custom metric: MAE and RMSE in days (after ``expm1`` for a log target)."""
+def _metric_fn(log_target: bool, hosts: Collective = SINGLE_HOST) -> Any:
+    """Build the custom metric: MAE and RMSE in days (after ``expm1`` for a log target).
+
+    On a multi-host job the errors are summed over every host's validation rows, so every
+    host sees the same figures and early stopping stops them all at the same round.
+    """
 
     def metric(predt: np.ndarray, dmatrix: xgb.DMatrix) -> list[tuple[str, float]]:
         label = dmatrix.get_label().astype(np.float64)
         pred = predt.astype(np.float64)
         if log_target:
             label, pred = np.expm1(label), np.expm1(pred)
-        values = regression_metrics(label, np.clip(pred, 0.0, None))
+        values = regression_errors(label, np.clip(pred, 0.0, None), hosts)
         return [("rmse", values["rmse"]), ("mae", values["mae"])]
 
     return metric
@@ -201,6 +206,7 @@ def train_booster(
     """
     start = _resume(hooks)
     done = start.num_boosted_rounds() if start is not None else 0
+    require_same(done, hooks.collective, "the checkpoint round to resume from")
     patience = early_stopping_rounds if dval is not None else None
     state = StoppingState.from_booster(start) if start is not None else StoppingState()
     hook = _HookCallback(hooks, patience, state)
@@ -211,7 +217,7 @@ def train_booster(
         dtrain,
         num_boost_round=max(num_round - done, 0),
         evals=evals,
-        custom_metric=_metric_fn(log_target) if evals else None,
+        custom_metric=_metric_fn(log_target, hooks.collective) if evals else None,
         callbacks=callbacks,
         xgb_model=start,
         verbose_eval=False,

@@ -26,10 +26,13 @@ from retailsage.core.paths import BASE_DIR_ENV
 from retailsage.pipeline import s3io
 from retailsage.pipeline.faults import TRAINING, TRANSFORM, FaultPlan
 from retailsage.train.local import build_training_tree, pack_model, training_command
+from retailsage.train.local_cluster import LocalCluster, build_cluster, run_cluster
 from retailsage.train.metrics import METRIC_DEFINITIONS
 
 logger = logging.getLogger(__name__)
 
+STOPPED_CODES = frozenset({143, -15, -9})
+"""Exit codes of a host stopped by SIGTERM/SIGKILL (after another host failed)."""
 _STEP = re.compile(r";\s+step=(\d+)")
 
 FAILURE_REASON_LIMIT = 1024
@@ -148,17 +151,36 @@ class TrainingRunner:
         base = self._work_dir / job.training_job_name
         checkpoint_uri = (job.checkpoint_config or {}).get("S3Uri")
         local_checkpoints = base / "opt_ml" / "checkpoints"
-        tree = build_training_tree(
-            base / "opt_ml",
-            self._stage_channels(job, base / "staging"),
-            job.hyper_parameters,
-            checkpoint_dir=local_checkpoints if checkpoint_uri else None,
-        )
+        channels = self._stage_channels(job, base / "staging")
+        instances = instance_count(job)
+        cluster = None
+        if instances > 1:  # one tree per host; algo-1's is base/opt_ml
+            cluster = build_cluster(
+                base / "opt_ml",
+                channels,
+                job.hyper_parameters,
+                instance_count=instances,
+                distribution=channel_distribution(job),
+                checkpoints=bool(checkpoint_uri),
+            )
+            tree = cluster.trees[0]
+        else:
+            tree = build_training_tree(
+                base / "opt_ml",
+                channels,
+                job.hyper_parameters,
+                checkpoint_dir=local_checkpoints if checkpoint_uri else None,
+            )
         if checkpoint_uri and s3io.list_keys(self._s3, checkpoint_uri):
-            s3io.download_prefix(self._s3, checkpoint_uri, local_checkpoints)  # resume
+            for host_tree in cluster.trees if cluster else (tree,):  # resume, on every host
+                s3io.download_prefix(self._s3, checkpoint_uri, host_tree.base / "checkpoints")
         job.secondary_status = "Training"
         started = time.monotonic()
-        code, metrics = self._train(job, base / "opt_ml")
+        failure_file = tree.failure_file
+        if cluster is not None:
+            code, metrics, failure_file = self._train_cluster(job, cluster)
+        else:
+            code, metrics = self._train(job, base / "opt_ml")
         job.training_time_in_seconds = job.billable_time_in_seconds = max(
             1, round(time.monotonic() - started)
         )
@@ -170,7 +192,7 @@ class TrainingRunner:
         ]
         self._observer.on_training_output(job.training_job_name, tree.output_data_dir)
         if code != 0:
-            _fail_training(job, failure_reason(tree.failure_file, code))
+            _fail_training(job, failure_reason(failure_file, code))
             return
         job.secondary_status = "Uploading"
         model_uri = job.model_artifacts["S3ModelArtifacts"]
@@ -188,6 +210,38 @@ class TrainingRunner:
             name = channel["ChannelName"]
             channels[name] = s3io.download_prefix(self._s3, uri, staging / name)
         return channels
+
+    def _train_cluster(self, job: Any, cluster: LocalCluster) -> tuple[int, dict[str, float], Path]:
+        """Run every host's ``entrypoint.sh train``; algo-1's lines carry the metrics.
+
+        Returns the first failing host's exit code and failure file (a host that was only
+        stopped because another failed comes last), or 0 and algo-1's.
+        """
+        parser = MetricParser.from_definitions(job.algorithm_specification.get("MetricDefinitions"))
+        metrics: dict[str, float] = {}
+
+        def on_line(line: str) -> None:
+            logger.debug("[%s algo-1] %s", job.training_job_name, line.rstrip())
+            step = _STEP.search(line)
+            for name, value in parser.parse(line).items():
+                metrics[name] = value
+                self._observer.on_metric(
+                    job.training_job_name,
+                    name,
+                    value,
+                    None if step is None else int(step.group(1)),
+                )
+
+        env = training_env(job, cluster.trees[0].base, os.environ)  # each host sets its base
+        env["PYTHONUNBUFFERED"] = "1"
+        codes = run_cluster(cluster, on_line=on_line, running=self._processes, base_env=env)
+        failed = sorted(
+            (code in STOPPED_CODES, index) for index, code in enumerate(codes) if code != 0
+        )
+        if not failed:
+            return 0, metrics, cluster.trees[0].failure_file
+        index = failed[0][1]
+        return codes[index], metrics, cluster.trees[index].failure_file
 
     def _train(self, job: Any, base: Path) -> tuple[int, dict[str, float]]:
         """Run ``entrypoint.sh train``, streaming its metric lines; return code and metrics."""
@@ -219,6 +273,35 @@ class TrainingRunner:
                 return process.wait(), metrics
             finally:
                 self._processes.discard(process)
+
+
+def instance_count(job: Any) -> int:
+    """The job's ``ResourceConfig.InstanceCount`` (1 when absent).
+
+    Args:
+        job: moto's ``FakeTrainingJob``.
+
+    Returns:
+        The number of training hosts.
+    """
+    return max(1, int((job.resource_config or {}).get("InstanceCount", 1)))
+
+
+def channel_distribution(job: Any) -> dict[str, str]:
+    """Each channel's ``S3DataDistributionType`` (``FullyReplicated`` when absent).
+
+    Args:
+        job: moto's ``FakeTrainingJob``.
+
+    Returns:
+        Channel name -> distribution type.
+    """
+    return {
+        channel["ChannelName"]: channel["DataSource"]["S3DataSource"].get(
+            "S3DataDistributionType", "FullyReplicated"
+        )
+        for channel in job.input_data_config
+    }
 
 
 def training_env(job: Any, base: Path, environ: Mapping[str, str]) -> dict[str, str]:

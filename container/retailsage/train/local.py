@@ -42,6 +42,10 @@ def build_training_tree(
     data_files: Mapping[str, Sequence[Path]],
     hyperparameters: Mapping[str, object],
     checkpoint_dir: Path | str | None = None,
+    *,
+    hosts: Sequence[str] = (LOCAL_HOST,),
+    current_host: str = LOCAL_HOST,
+    distribution: Mapping[str, str] | None = None,
 ) -> SageMakerPaths:
     """Lay out a SageMaker training tree: config files, channel data, empty outputs.
 
@@ -53,6 +57,10 @@ def build_training_tree(
         data_files: channel name -> files to copy into ``input/data/<channel>/``.
         hyperparameters: name -> value; values are written as strings, as SageMaker does.
         checkpoint_dir: when given, written as ``checkpointconfig.json``'s ``LocalPath``.
+        hosts: every host of the job (``resourceconfig.json``; several for a multi-host job,
+            whose hosts then talk over the loopback interface ``lo``).
+        current_host: the host this tree belongs to.
+        distribution: channel -> ``S3DistributionType`` (``FullyReplicated`` by default).
 
     Returns:
         The tree's paths.
@@ -73,14 +81,25 @@ def build_training_tree(
                 raise UserError(f"data file {source} for channel {channel!r} does not exist")
             shutil.copy2(source, target / Path(source).name)
     _write_json(paths.hyperparameters_file, {k: str(v) for k, v in hyperparameters.items()})
-    channel_settings = {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated"}
+    spread = distribution or {}
     _write_json(
         paths.input_data_config_file,
-        {name: {**channel_settings, "RecordWrapperType": "None"} for name in data_files},
+        {
+            name: {
+                "TrainingInputMode": "File",
+                "S3DistributionType": spread.get(name, "FullyReplicated"),
+                "RecordWrapperType": "None",
+            }
+            for name in data_files
+        },
     )
     _write_json(
         paths.resource_config_file,
-        {"current_host": LOCAL_HOST, "hosts": [LOCAL_HOST], "network_interface_name": "eth0"},
+        {
+            "current_host": current_host,
+            "hosts": list(hosts),
+            "network_interface_name": "lo" if len(hosts) > 1 else "eth0",
+        },
     )
     if checkpoint_dir is not None:
         _write_json(paths.checkpoint_config_file, {"LocalPath": str(checkpoint_dir)})
@@ -207,6 +226,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint-dir", type=Path, help="checkpoint LocalPath")
     parser.add_argument("--image", help="run this image with podman/docker instead")
     parser.add_argument("--model-tar", type=Path, help="default: BASE/../model.tar.gz")
+    parser.add_argument(
+        "--instance-count", type=int, default=1, help="hosts (one entrypoint.sh train each)"
+    )
+    parser.add_argument(
+        "--sharded",
+        action="append",
+        default=[],
+        metavar="CHANNEL",
+        help="deal this channel's files to the hosts (ShardedByS3Key)",
+    )
     return parser
 
 
@@ -225,6 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ckpt_local = args.checkpoint_dir
     if args.image and args.checkpoint_dir is not None:
         ckpt_local = Path(CONTAINER_BASE) / "checkpoints"
+    if args.instance_count > 1:
+        return _main_multi_host(args, base)
     paths = build_training_tree(
         base, _parse_channels(args), _parse_hyperparameters(args), checkpoint_dir=ckpt_local
     )
@@ -237,6 +268,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     out_tar = args.model_tar or base.parent / "model.tar.gz"
     pack_model(paths.model_dir, out_tar)
     logger.info("model: %s; reports: %s", out_tar, paths.output_data_dir)
+    return 0
+
+
+def _main_multi_host(args: argparse.Namespace, base: Path) -> int:
+    """Run ``--instance-count`` local hosts (source checkout only); pack algo-1's model."""
+    from retailsage.train.local_cluster import SHARDED, build_cluster, run_cluster
+
+    if args.image:
+        raise UserError("--instance-count > 1 runs the source checkout; drop --image")
+    cluster = build_cluster(
+        base,
+        _parse_channels(args),
+        _parse_hyperparameters(args),
+        instance_count=args.instance_count,
+        distribution=dict.fromkeys(args.sharded, SHARDED),
+    )
+    codes = run_cluster(cluster)
+    if any(codes):
+        for host, tree, code in zip(cluster.hosts, cluster.trees, codes, strict=True):
+            reason = tree.failure_file.read_text() if tree.failure_file.is_file() else "-"
+            logger.error("%s exited %d: %s", host, code, reason.strip()[:1024])
+        return next(code for code in codes if code)
+    out_tar = args.model_tar or base.parent / "model.tar.gz"
+    pack_model(cluster.trees[0].model_dir, out_tar)
+    logger.info("model: %s; reports: %s", out_tar, cluster.trees[0].output_data_dir)
     return 0
 
 

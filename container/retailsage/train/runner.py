@@ -6,17 +6,21 @@ the hyperparameters (job and family, including the device), the presence and sha
 channels. The model is written to a staging directory and published into ``model/`` only once
 evaluation and reports succeeded, so a failed job leaves no model files. Checkpoints carry the
 job fingerprint (:mod:`retailsage.train.fingerprint`) and resume only for the same data and
-hyperparameters. Only the first of the sorted hosts trains; the others log that and exit 0
-(multi-host training is not supported; see docs/training.md).
+hyperparameters. The gap families (``xgboost``, ``lstm``) train over every host of a multi-host
+job (:mod:`retailsage.train.multihost`); ``pca_kmeans`` trains on the first of the sorted hosts
+and the others log that and exit 0 (see docs/training.md).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from collections.abc import Mapping
 from typing import Any, TextIO
+
+import pandas as pd
 
 from retailsage.core.errors import DataError
 from retailsage.core.paths import SageMakerPaths
@@ -24,16 +28,18 @@ from retailsage.evaluation.drift import write_reference
 from retailsage.models.artifacts import save_model
 from retailsage.models.base import ModelFamily, TrainingHooks, TrainingInterrupted
 from retailsage.train.channels import ChannelData, inspect_channel
+from retailsage.train.cluster import read_cluster
 from retailsage.train.config import ResolvedConfig, resolve_config
 from retailsage.train.environment import TrainingEnvironment, read_environment
 from retailsage.train.failure import exit_code_for, write_failure
 from retailsage.train.fingerprint import job_fingerprint
 from retailsage.train.gate import gate_metrics
 from retailsage.train.metrics import MetricWriter
+from retailsage.train.multihost import MultiHostSteps, run_multi_host, supports_multi_host
 from retailsage.train.publish import publish, staged_model_dir
 from retailsage.train.reports import json_metrics, write_metrics, write_report
 from retailsage.train.signals import StopFlag
-from retailsage.train.tasks import Evaluation, PreparedData, task_for
+from retailsage.train.tasks import Evaluation, PreparedData, Task, task_for
 
 logger = logging.getLogger(__name__)
 
@@ -99,27 +105,87 @@ def _report(
     }
 
 
-def run_job(environment: TrainingEnvironment, stop: StopFlag, writer: MetricWriter) -> None:
+def finish_job(
+    environment: TrainingEnvironment,
+    config: ResolvedConfig,
+    task: Task,
+    fitted: tuple[ModelFamily, PreparedData],
+    writer: MetricWriter,
+    timings: dict[str, float],
+    predictor: ModelFamily | None = None,
+    checkpoints: dict[str, Any] | None = None,
+    reference_rows: pd.DataFrame | None = None,
+) -> None:
+    """Save the model, evaluate it and write the metrics and the report (one host only).
+
+    Args:
+        environment: the job's configuration and paths.
+        config: the resolved hyperparameters.
+        task: the model kind's task.
+        fitted: the fitted model and the data to evaluate it on.
+        writer: prints the final metric lines.
+        timings: seconds per phase so far (``evaluate`` is added).
+        predictor: what the evaluation predicts with (the model when omitted; a multi-host
+            job passes the predictions its hosts made and gathered).
+        checkpoints: the job fingerprint and checkpoint notes, for the report.
+        reference_rows: the rows the drift reference is taken from (``data.train`` when
+            omitted; a multi-host job passes the first host's own training rows).
+    """
+    model, data = fitted
+    started = time.monotonic()
+    paths: SageMakerPaths = environment.paths
+    with staged_model_dir(paths.model_dir) as staging:
+        manifest = save_model(model, staging)
+        # the input distribution the model was fitted on, for PSI drift checks of scored batches
+        reference = data.train if reference_rows is None else reference_rows
+        manifest = write_reference(staging, reference, model.input_columns)
+        evaluation = task.evaluate(predictor or model, data, paths.output_data_dir, manifest)
+        evaluation.metrics.update(gate_metrics(evaluation.metrics))
+        writer.write_all(evaluation.metrics)
+        write_metrics(paths.output_data_dir, evaluation.metrics)
+        timings["evaluate"] = time.monotonic() - started
+        report = _report(environment, config, evaluation, timings)
+        report["checkpoints"] = checkpoints or {}
+        write_report(paths.output_data_dir, report)
+        publish(staging, paths.model_dir)
+    logger.info("training finished: model in %s", paths.model_dir)
+
+
+def run_job(
+    environment: TrainingEnvironment,
+    stop: StopFlag,
+    writer: MetricWriter,
+    env: Mapping[str, str] | None = None,
+) -> None:
     """Run the job described by ``environment``; raise on any failure.
 
     Args:
         environment: the job's configuration and paths.
         stop: the SIGTERM flag polled by the family through ``TrainingHooks.should_stop``.
         writer: prints metric lines (per iteration and final).
+        env: the process environment (multi-host overrides); ``os.environ`` when omitted.
 
     Raises:
         UserError: bad hyperparameters or data (the message says what and why).
         TrainingInterrupted: SIGTERM arrived; a checkpoint was written where applicable.
+        ClusterError: a host of a multi-host job was lost or never met the others.
     """
-    if not environment.is_master:
-        logger.info(
-            "host %s is not the first host %s; only one host trains, exiting",
-            environment.current_host,
-            environment.hosts[0],
-        )
-        return
     started = time.monotonic()
     config = resolve_config(environment.hyperparameters)
+    if len(environment.hosts) > 1 and supports_multi_host(config.job.model_type):
+        cluster = read_cluster(
+            environment.hosts, environment.current_host, environment.paths, env or os.environ
+        )
+        run_multi_host(environment, cluster, config, MultiHostSteps(stop, writer, _fit, finish_job))
+        return
+    if not environment.is_master:
+        logger.info(
+            "host %s is not the first host %s; %s trains on one host, exiting",
+            environment.current_host,
+            environment.hosts[0],
+            config.job.model_type,
+        )
+        return
     logger.info(
         "job config %s; %s config %s", config.job, config.job.model_type, config.family_config
     )
@@ -138,23 +204,9 @@ def run_job(environment: TrainingEnvironment, stop: StopFlag, writer: MetricWrit
         fingerprint=fingerprint,
     )
     model = _fit(config, data, hooks)
-    fitted = time.monotonic()
-    paths: SageMakerPaths = environment.paths
-    with staged_model_dir(paths.model_dir) as staging:
-        manifest = save_model(model, staging)
-        # the input distribution the model was fitted on, for PSI drift checks of scored batches
-        manifest = write_reference(staging, data.train, model.input_columns)
-        evaluation = task.evaluate(model, data, paths.output_data_dir, manifest)
-        evaluation.metrics.update(gate_metrics(evaluation.metrics))
-        writer.write_all(evaluation.metrics)
-        write_metrics(paths.output_data_dir, evaluation.metrics)
-        timings = {"prepare": prepared - started, "fit": fitted - prepared}
-        timings["evaluate"] = time.monotonic() - fitted
-        report = _report(environment, config, evaluation, timings)
-        report["checkpoints"] = {"fingerprint": fingerprint, "notes": hooks.notes}
-        write_report(paths.output_data_dir, report)
-        publish(staging, paths.model_dir)
-    logger.info("training finished: model in %s", paths.model_dir)
+    timings = {"prepare": prepared - started, "fit": time.monotonic() - prepared}
+    checkpoints = {"fingerprint": fingerprint, "notes": hooks.notes}
+    finish_job(environment, config, task, (model, data), writer, timings, checkpoints=checkpoints)
 
 
 def main(
@@ -174,7 +226,7 @@ def main(
     """
     paths = SageMakerPaths.from_env(env)
     try:
-        run_job(read_environment(env), stop or StopFlag(), MetricWriter(stdout))
+        run_job(read_environment(env), stop or StopFlag(), MetricWriter(stdout), env)
     except Exception as exc:
         code = exit_code_for(exc)
         if code == 2:

@@ -106,7 +106,7 @@ def train_state(
                     "S3DataSource": {
                         "S3DataType": "S3Prefix",
                         "S3Uri.$": "$.extract.train_uri",
-                        "S3DataDistributionType": "FullyReplicated",
+                        "S3DataDistributionType": training.distribution,
                     }
                 },
             }

@@ -64,6 +64,26 @@ def test_lstm_explain_sums_to_the_unclipped_output(
     assert contributions["bias"].nunique() == 1
 
 
+def test_lstm_explain_covers_the_asof_covariates(transactions: pd.DataFrame) -> None:
+    from retailsage.features.asof import RECENCY, asof_training_rows, snapshot_dates
+
+    first = pd.Timestamp(transactions["InvoiceDate"].min()).normalize()
+    days = snapshot_dates(first, pd.Timestamp("2011-10-01"), 14, 6)
+    rows = asof_training_rows(transactions, days, 60)
+    config = LSTMGapConfig(epochs=1, hidden_size=8, device="cpu", num_threads=1)
+    model = LSTMGap(config).fit(rows)
+    assert RECENCY in model.input_columns
+    frame = rows.iloc[:40]
+    contributions = model.explain(frame)
+    assert list(contributions.columns) == [*model.input_columns, "bias"]
+    assert contributions[RECENCY].abs().sum() > 0
+    days_out = model.predict(frame)["predicted_gap_days"].to_numpy()
+    total = contributions.sum(axis=1).to_numpy()
+    positive = days_out > 0
+    assert positive.any()
+    np.testing.assert_allclose(total[positive], days_out[positive], rtol=1e-4, atol=1e-4)
+
+
 def test_lstm_integrated_gradients_converge_before_the_residual_is_spread(
     gap_rows: pd.DataFrame,
 ) -> None:

@@ -61,3 +61,17 @@ def test_a_tiny_batch_raises_no_alarm() -> None:
     report = population_stability(reference, train.head(MIN_BATCH_ROWS - 1), 0.2)
     assert report.drifted == [] and report.psi == {}
     assert "too small" in report.skipped["days_since_last_order"]
+
+
+def test_snapshot_reference_records_as_of_dates_and_the_report_the_gap() -> None:
+    train = _snapshots()
+    reference = build_reference(train, SNAPSHOT_FEATURE_COLUMNS, ("month",))
+    last = pd.Timestamp(train["as_of_date"].max())
+    assert reference["as_of"]["last"] == str(last.date())
+    assert reference["as_of"]["dates"] == train["as_of_date"].nunique()
+    batch = train.sample(214, random_state=1).assign(
+        as_of_date=(last + pd.Timedelta(days=30)).isoformat()  # as the transform output has it
+    )
+    report = population_stability(reference, batch, 0.2)
+    assert report.context["days_after_training"] == 30
+    assert report.to_dict()["batch_as_of"] == str((last + pd.Timedelta(days=30)).date())

@@ -54,6 +54,7 @@ OTHER = "__other__"
 MISSING = "__missing__"
 MIN_BATCH_ROWS = 50
 IGNORED_REASON = "ignored by the model (exclude_columns): not a model input"
+AS_OF_COLUMN = "as_of_date"
 _FLOOR = 1e-4
 
 
@@ -129,7 +130,31 @@ def build_reference(
             reference[name] = {"kind": "skipped", "reason": "not in the training rows"}
         else:
             reference[name] = _column_reference(frame[name])
-    return {"format_version": FORMAT_VERSION, "rows": len(frame), "columns": reference}
+    result: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "rows": len(frame),
+        "columns": reference,
+    }
+    dates = _as_of_dates(frame)
+    if dates is not None:
+        result["as_of"] = {
+            "first": str(dates.min().date()),
+            "last": str(dates.max().date()),
+            "dates": int(dates.nunique()),
+        }
+    return result
+
+
+def _as_of_dates(frame: pd.DataFrame) -> pd.Series | None:
+    """The rows' as-of dates (snapshot rows), or None when they carry none."""
+    if AS_OF_COLUMN not in frame.columns:
+        return None
+    dates = pd.to_datetime(frame[AS_OF_COLUMN], errors="coerce").dropna()
+    if dates.empty:
+        return None
+    if getattr(dates.dt, "tz", None) is not None:
+        dates = dates.dt.tz_localize(None)
+    return dates
 
 
 def write_reference(
@@ -198,6 +223,8 @@ class DriftReport:
             columns present in the batch).
         skipped: column -> why it has no PSI.
         psi_raw: column -> the raw PSI.
+        context: as-of dates of snapshot models: ``training_as_of_last`` (newest training
+            snapshot), ``batch_as_of`` and ``days_after_training`` (the gap between them).
     """
 
     rows: int
@@ -205,6 +232,7 @@ class DriftReport:
     psi: Mapping[str, float]
     skipped: Mapping[str, str]
     psi_raw: Mapping[str, float] = field(default_factory=dict)
+    context: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def drifted(self) -> list[str]:
@@ -220,6 +248,7 @@ class DriftReport:
             "psi": {c: round(v, 6) for c, v in sorted(self.psi.items())},
             "drifted": self.drifted,
             "psi_raw": {c: round(v, 6) for c, v in sorted(self.psi_raw.items())},
+            **dict(self.context),
             "skipped": dict(sorted(self.skipped.items())),
         }
 
@@ -263,7 +292,28 @@ def population_stability(
             noise = sampling_psi(spec["expected"], len(batch), reference_rows)
             values[name] = max(0.0, raw[name] - noise)
     limit = alarm_threshold() if threshold is None else threshold
-    return DriftReport(rows=len(batch), threshold=limit, psi=values, skipped=skipped, psi_raw=raw)
+    return DriftReport(
+        rows=len(batch),
+        threshold=limit,
+        psi=values,
+        skipped=skipped,
+        psi_raw=raw,
+        context=_as_of_context(reference, batch),
+    )
+
+
+def _as_of_context(reference: Mapping[str, Any], batch: pd.DataFrame) -> dict[str, Any]:
+    """How far the batch's as-of date lies after the newest training snapshot."""
+    trained = reference.get("as_of")
+    dates = _as_of_dates(batch)
+    if not trained or dates is None:
+        return {}
+    last, scored = pd.Timestamp(trained["last"]), dates.max().normalize()
+    return {
+        "training_as_of_last": trained["last"],
+        "batch_as_of": str(scored.date()),
+        "days_after_training": int((scored - last).days),
+    }
 
 
 def alarm_threshold(environ: Mapping[str, str] | None = None) -> float:
@@ -307,4 +357,12 @@ def summary_lines(report: DriftReport, *, top: int = 5) -> list[str]:
         lines.append(
             f"  DRIFT ALARM: {len(report.drifted)} input(s) shifted: {', '.join(report.drifted)}"
         )
+        days = int(report.context.get("days_after_training", 0))
+        if days > 0:
+            lines.append(
+                f"  (scored as of {report.context['batch_as_of']}, {days} days after the newest "
+                f"training snapshot {report.context['training_as_of_last']}: history-length "
+                "inputs such as days_since_first_order, order_index and the presence of "
+                "gap_lag_* grow with that gap; see docs/pipeline.md)"
+            )
     return lines

@@ -12,16 +12,22 @@ _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
 
 
 @functools.cache
-def get_client(service: str) -> Any:
+def get_client(service: str, *, validate_parameters: bool = True) -> Any:
     """Return the cached boto3 client for ``service`` (never created at import time).
 
     Args:
         service: e.g. ``"s3"`` or ``"dynamodb"``.
+        validate_parameters: botocore's client-side check of every request against the API
+            model. The write-predictions Lambda turns it off for its DynamoDB client: its
+            requests are built by ``TypeSerializer`` from validated items, the service checks
+            them again anyway (a refusal is still a named ``WriteFailed``), and the check walks
+            every attribute of every item (about a fifth of the write step's CPU time).
 
     Returns:
         A low-level client with standard-mode retries.
     """
-    return boto3.client(service, config=_CONFIG)
+    config = _CONFIG.merge(Config(parameter_validation=validate_parameters))
+    return boto3.client(service, config=config)
 
 
 def reset_clients() -> None:

@@ -35,6 +35,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     request = parse_event(event, WritePredictionsEvent)
     logger.append_keys(run_name=request.run_name, key=request.key)
     result = write_predictions(
-        request, WriteSettings.from_env(), get_client("s3"), get_client("dynamodb")
+        request,
+        WriteSettings.from_env(),
+        get_client("s3"),
+        get_client("dynamodb", validate_parameters=False),
     )
     return result.model_dump()

@@ -255,3 +255,20 @@ def test_items_carry_the_run_and_never_use_the_marker_partition(aws, lambda_cont
         assert item["run_name"] == {"S": "run-1"}
         assert item["prediction_key"]["S"].split("#")[0] == "run-1"
         assert item["customer_id"]["S"] != RUN_MARKER_PARTITION
+
+
+def test_writer_client_skips_client_checks_but_the_service_still_refuses(aws):
+    from botocore.validate import ParamValidationDecorator
+    from lambdas.common.clients import get_client
+
+    unchecked = get_client("dynamodb", validate_parameters=False)
+    # botocore wraps the request serializer in its validator only when validation is on
+    assert not isinstance(unchecked._serializer, ParamValidationDecorator)
+    assert isinstance(get_client("dynamodb")._serializer, ParamValidationDecorator)
+    assert unchecked.meta.config.retries == get_client("dynamodb").meta.config.retries
+    rows = [{"customer_id": str(i), "prediction_key": "r", "v": Decimal("1.5")} for i in range(3)]
+    assert batch_write(unchecked, TABLE, rows) == 3
+    # an item without its sort key: no client-side check, the service refuses it, named
+    with pytest.raises(WriteFailed, match="ValidationException"):
+        batch_write(unchecked, TABLE, [{"customer_id": "x", "v": Decimal("1")}])
+    assert len(items(aws)) == 3

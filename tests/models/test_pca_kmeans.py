@@ -12,7 +12,7 @@ from retailsage.core.errors import BadInput, DataError, HyperparameterError
 from retailsage.core.hyperparameters import parse_hyperparameters
 from retailsage.models.artifacts import load_model, save_model
 from retailsage.models.pca_kmeans import TABLE_CLIP_SIGMA, PcaKmeansAnomaly, PcaKmeansConfig
-from retailsage.models.pca_kmeans_math import cluster_counts
+from retailsage.models.pca_kmeans_math import cluster_counts, fit_sample
 
 
 def _table(n: int = 600, seed: int = 0) -> pd.DataFrame:
@@ -160,3 +160,43 @@ def test_clip_sigma_defaults_by_input_mode(transactions: pd.DataFrame, tmp_path:
     save_model(as_table, tmp_path)
     reloaded = load_model(tmp_path)
     pd.testing.assert_frame_equal(reloaded.predict(table), as_table.predict(table))
+
+
+def test_fit_sample_is_seeded_bounded_and_all_rows_when_small() -> None:
+    picked = fit_sample(1_000, 100, seed=3)
+    assert len(picked) == 100
+    assert len(np.unique(picked)) == 100
+    assert np.all(np.diff(picked) > 0)
+    assert picked.min() >= 0 and picked.max() < 1_000
+    np.testing.assert_array_equal(picked, fit_sample(1_000, 100, seed=3))
+    assert not np.array_equal(picked, fit_sample(1_000, 100, seed=4))
+    np.testing.assert_array_equal(fit_sample(50, 100, seed=3), np.arange(50))
+    np.testing.assert_array_equal(fit_sample(1_000, 0, seed=3), np.arange(1_000))
+
+
+def test_subsampled_fit_is_deterministic_and_scores_every_row() -> None:
+    train = _table(n=1_500).drop(columns=["sku"])
+    config = PcaKmeansConfig(fit_sample_rows=300, n_clusters=4, n_init=1, contamination=0.05)
+    first = PcaKmeansAnomaly(config).fit(train).predict(train)
+    second = PcaKmeansAnomaly(config).fit(train).predict(train)
+    pd.testing.assert_frame_equal(first, second)
+    # The threshold is the quantile of every training row's score, not only the sample's.
+    assert first["is_anomaly"].mean() == pytest.approx(0.05, abs=0.002)
+    # Outliers outside the sample are still scored against the sample's clusters.
+    outliers = train.iloc[:10].assign(a=np.linspace(4.0, 6.0, 10), b=np.linspace(-9.0, -12.0, 10))
+    model = PcaKmeansAnomaly(config).fit(train)
+    scored = model.predict(pd.concat([train, outliers], ignore_index=True))["anomaly_score"]
+    assert (scored.iloc[-10:] > scored.iloc[:-10].quantile(0.99)).all()
+
+
+def test_fit_sample_rows_at_least_the_row_count_changes_nothing() -> None:
+    train = _table(n=400).drop(columns=["sku"])
+    capped = PcaKmeansAnomaly(PcaKmeansConfig(fit_sample_rows=400, n_init=1)).fit(train)
+    uncapped = PcaKmeansAnomaly(PcaKmeansConfig(fit_sample_rows=0, n_init=1)).fit(train)
+    pd.testing.assert_frame_equal(capped.predict(train), uncapped.predict(train))
+
+
+@pytest.mark.parametrize("value", ["-1", "2000000000", "many"])
+def test_fit_sample_rows_is_range_checked(value: str) -> None:
+    with pytest.raises(HyperparameterError, match=r"fit_sample_rows|not a valid"):
+        parse_hyperparameters(PcaKmeansConfig, {"fit_sample_rows": value})

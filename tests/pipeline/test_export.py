@@ -184,3 +184,26 @@ def test_lambda_and_job_lines_follow_the_state_that_runs_them() -> None:
         "writer log line",
         "   scored 3 rows (3 so far)",
     ]
+
+
+def test_watcher_backs_off_while_nothing_happens_and_resets_on_news(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from retailsage.pipeline import progress
+
+    history = _History()
+    statuses = iter(["RUNNING"] * 7 + ["SUCCEEDED"])
+    history.describe_execution = lambda **_: {"status": next(statuses)}  # type: ignore[method-assign]
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 4:  # something happens after the fourth wait
+            history.events.append({"type": "TaskStateEntered"})
+
+    monkeypatch.setattr(progress.time, "sleep", sleep)
+    seen: list[dict[str, Any]] = []
+    described = progress.watch_execution(history, "arn", seen.append, poll_s=0.2, max_poll_s=1.0)
+    assert described == {"status": "SUCCEEDED"}
+    assert seen == [{"type": "TaskStateEntered"}]
+    assert sleeps == [0.4, 0.8, 1.0, 1.0, 0.2, 0.4, 0.8]

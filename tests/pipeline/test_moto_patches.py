@@ -391,3 +391,97 @@ def test_stored_items_reads_the_moto_internals_it_expects() -> None:
     item_init = inspect.getsource(Item.__init__)
     assert "self.attrs" in item_init and "self.range_key" in item_init
     assert callable(DynamoType.to_json)
+
+
+def _stored_after_writes(patched: bool) -> tuple[list[Any], list[str]]:
+    """Write a small table through the real API (patched or not); return items and errors."""
+    from botocore.exceptions import ClientError
+
+    def writes() -> tuple[list[Any], list[str]]:
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName="t",
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        rows = [
+            {
+                "pk": {"S": f"c{i % 3}"},
+                "sk": {"S": f"run#{i}"},
+                "score": {"N": f"{i / 7:.12f}"},
+                "flag": {"BOOL": i % 2 == 0},
+                "none": {"NULL": True},
+                "tags": {"SS": ["a", f"t{i}"]},
+                "nested": {"M": {"k": {"L": [{"N": "1"}, {"S": "é"}]}}},
+            }
+            for i in range(60)
+        ]
+        for start in range(0, len(rows), 25):
+            chunk = rows[start : start + 25]
+            client.batch_write_item(
+                RequestItems={"t": [{"PutRequest": {"Item": r}} for r in chunk]}
+            )
+        client.put_item(TableName="t", Item={**rows[0], "score": {"N": "-1.5"}})
+        client.update_item(
+            TableName="t",
+            Key={"pk": rows[1]["pk"], "sk": rows[1]["sk"]},
+            UpdateExpression="SET extra = :v",
+            ExpressionAttributeValues={":v": {"S": "x"}},
+        )
+        errors = []
+        # at and just over moto's 405,000-byte limit: names + values of pk/c, sk/big, payload
+        # take 15 bytes besides the payload
+        for size in (404_000, 405_000 - 15, 405_000 - 14, 406_000):
+            big = {"pk": {"S": "c"}, "sk": {"S": "big"}, "payload": {"S": "x" * size}}
+            try:
+                client.put_item(TableName="t", Item=big)
+                errors.append("ok")
+            except ClientError as exc:
+                errors.append(
+                    f"{exc.response['Error']['Code']}: {exc.response['Error']['Message']}"
+                )
+        items = sorted(
+            client.scan(TableName="t")["Items"], key=lambda item: (item["pk"]["S"], item["sk"]["S"])
+        )
+        return items, errors
+
+    with mock_aws():
+        if not patched:
+            return writes()
+        with patched_moto(RecordingInvoker(), ThreadedLauncher()):
+            return writes()
+
+
+def test_item_size_patch_stores_and_refuses_exactly_like_moto() -> None:
+    unpatched = _stored_after_writes(patched=False)
+    patched = _stored_after_writes(patched=True)
+    assert patched == unpatched
+    items, errors = patched
+    assert len(items) == 61 and any("extra" in item for item in items)
+    # the boundary really is exercised: under passes, over fails with moto's own error
+    assert errors[0] == "ok" and errors[1] == "ok"
+    assert errors[2].startswith("ValidationException") and "size" in errors[2]
+    assert errors[3] == errors[2]
+
+
+def test_item_size_patch_targets_the_init_it_replaces() -> None:
+    from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
+
+    source = inspect.getsource(Item.__init__)
+    assert "LimitedSizeDict()" in source and "self.attrs[key] = DynamoType(value)" in source
+    assert "405000" in inspect.getsource(LimitedSizeDict.__setitem__)
+    assert moto_patches.ITEM_SIZE_LIMIT == 405000
+    assert list(inspect.signature(Item.__init__).parameters) == [
+        "self", "hash_key", "range_key", "attrs"
+    ]  # fmt: skip
+    before = Item.__init__
+    with patched_moto(RecordingInvoker(), ThreadedLauncher()):
+        assert Item.__init__ is not before
+    assert Item.__init__ is before

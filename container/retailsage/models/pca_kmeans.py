@@ -63,6 +63,11 @@ class PcaKmeansConfig:
             inputs and where the size of an extreme value (a x50 quantity, an off-hours
             timestamp) is the signal.
         n_init: KMeans restarts.
+        fit_sample_rows: each KMeans is fitted on at most this many training rows, drawn
+            uniformly without replacement with ``seed`` (one draw shared by every ``k``); the
+            scaler, the PCA, the per-cluster and per-``k`` medians and the threshold still use
+            every row. Bounds the training cost on large files (KMeans dominates it); 0 fits
+            KMeans on all rows.
         id_column: a column passed through to the output and never used as a feature.
         seed: random seed of PCA and KMeans.
     """
@@ -76,6 +81,7 @@ class PcaKmeansConfig:
     scaling: Scaling = "standard"
     clip_sigma: float | None = None
     n_init: int = 3
+    fit_sample_rows: int = 50_000
     id_column: str | None = None
     seed: int = 0
 
@@ -90,6 +96,7 @@ class PcaKmeansConfig:
         check_range("clip_sigma", self.clip_sigma, low=0.0, high=1_000.0)
         check_range("contamination", self.contamination, low=0.0, high=0.5, low_open=True)
         check_range("n_init", self.n_init, low=1, high=100)
+        check_range("fit_sample_rows", self.fit_sample_rows, low=0, high=1_000_000_000)
 
 
 class PcaKmeansAnomaly:

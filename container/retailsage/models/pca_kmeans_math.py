@@ -22,6 +22,7 @@ choice of ``k`` has to fit both multi-modal data and small outlier groups.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,6 +112,20 @@ class ProjectionModel:
         Returns:
             ``(scores, nearest)``; ``nearest`` indexes :attr:`centroids`.
         """
+        near, resid, nearest = self.distances(features)
+        return self.combine(near, resid, nearest, self.score_kind), nearest
+
+    def distances(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return the raw distance terms every score kind is built from.
+
+        Args:
+            features: raw feature matrix ``[n, f]``.
+
+        Returns:
+            ``(near, resid, nearest)``: the squared PCA-space distance to the nearest large
+            centroid per ``k`` ``[n, g]``, the squared reconstruction error ``[n]``, and the
+            index (into :attr:`centroids`) of that centroid ``[n, g]``.
+        """
         centred = self.scaled(features) - self.pca_mean
         projected = centred @ self.components.T
         residual = centred - projected @ self.components
@@ -123,20 +138,35 @@ class ProjectionModel:
         groups = self.cluster_group.astype(np.int64)
         starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
         ends = np.r_[starts[1:], len(groups)]
-        scores = np.empty((len(features), len(starts)))
+        near = np.empty((len(features), len(starts)))
         nearest = np.empty((len(features), len(starts)), dtype=np.int64)
         rows = np.arange(len(features))
         for g, (start, end) in enumerate(zip(starts, ends, strict=True)):
             best = start + np.argmin(squared[:, start:end], axis=1)
-            near = np.maximum(squared[rows, best], 0.0)
+            near[:, g] = np.maximum(squared[rows, best], 0.0)
             nearest[:, g] = best
-            if self.score_kind == "centroid_distance":
-                scores[:, g] = np.sqrt(near)
-            elif self.score_kind == "full_distance":
-                scores[:, g] = np.sqrt(near + resid)
-            else:
-                scores[:, g] = np.sqrt(near + resid) / self.cluster_scale[best]
-        return scores, nearest
+        return near, resid, nearest
+
+    def combine(
+        self, near: np.ndarray, resid: np.ndarray, nearest: np.ndarray, kind: str
+    ) -> np.ndarray:
+        """Turn :meth:`distances` output into the per-``k`` scores of one score kind.
+
+        Args:
+            near: squared PCA-space distances ``[n, g]``.
+            resid: squared reconstruction errors ``[n]``.
+            nearest: nearest-centroid indices ``[n, g]``.
+            kind: the score kind (see the module docstring).
+
+        Returns:
+            The un-normalised scores ``[n, g]``.
+        """
+        if kind == "centroid_distance":
+            return np.asarray(np.sqrt(near))
+        full = np.sqrt(near + resid[:, None])
+        if kind == "full_distance":
+            return np.asarray(full)
+        return np.asarray(full / self.cluster_scale[nearest])
 
     def score(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return (anomaly score, cluster id) per row.
@@ -211,6 +241,9 @@ def large_clusters(labels: np.ndarray, k: int, share: float) -> np.ndarray:
 def fit_projection(features: np.ndarray, config: Any, *, clip: float = 0.0) -> ProjectionModel:
     """Fit scaler, PCA and one KMeans per cluster count, then the scales and threshold.
 
+    The KMeans fits see at most ``config.fit_sample_rows`` rows (:func:`fit_sample`); the
+    scaler, PCA, medians and threshold see every row.
+
     Args:
         features: ``[n, f]`` finite float matrix.
         config: a :class:`~retailsage.models.pca_kmeans.PcaKmeansConfig`.
@@ -234,12 +267,13 @@ def fit_projection(features: np.ndarray, config: Any, *, clip: float = 0.0) -> P
         n_components = int(min(n_components, n_features, n_rows))
     pca = PCA(n_components=n_components, svd_solver="full", random_state=config.seed)
     projected = pca.fit_transform(scaled)
+    sample = projected[fit_sample(n_rows, config.fit_sample_rows, config.seed)]
     centroids: list[np.ndarray] = []
     groups: list[np.ndarray] = []
     for group, k in enumerate(cluster_counts(config.min_clusters, config.n_clusters)):
-        k = min(k, n_rows)
+        k = min(k, len(sample))
         kmeans = KMeans(n_clusters=k, n_init=config.n_init, random_state=config.seed)
-        labels = kmeans.fit_predict(projected)
+        labels = kmeans.fit_predict(sample)
         keep = large_clusters(labels, k, config.small_cluster_share)
         centroids.append(kmeans.cluster_centers_[keep])
         groups.append(np.full(int(keep.sum()), group, dtype=np.float64))
@@ -254,23 +288,49 @@ def fit_projection(features: np.ndarray, config: Any, *, clip: float = 0.0) -> P
         cluster_scale=np.ones(len(stacked)),
         group_scale=np.ones(len(centroids)),
         threshold=0.0,
-        score_kind="full_distance",
+        score_kind=config.score,
         clip=clip,
     )
-    full, nearest = model.group_scores(features)
-    cluster_scale = np.ones(len(stacked))
-    for g in range(full.shape[1]):
-        for index in np.unique(nearest[:, g]):
-            cluster_scale[index] = _median_or_one(full[nearest[:, g] == index, g])
-    model = ProjectionModel(
-        **{**model.__dict__, "cluster_scale": cluster_scale, "score_kind": config.score}
-    )
-    per_group, _ = model.group_scores(features)
+    # One distance pass over every training row; the medians and the threshold reuse it.
+    near, resid, nearest = model.distances(features)
+    full = model.combine(near, resid, nearest, "full_distance")
+    cluster_scale = _cluster_medians(full, nearest, len(stacked))
+    model = ProjectionModel(**{**model.__dict__, "cluster_scale": cluster_scale})
+    per_group = model.combine(near, resid, nearest, config.score)
     group_scale = np.array([_median_or_one(per_group[:, g]) for g in range(per_group.shape[1])])
-    model = ProjectionModel(**{**model.__dict__, "group_scale": group_scale})
-    scores, _ = model.score(features)
+    scores = (per_group / group_scale[None, :]).max(axis=1)
     threshold = float(np.quantile(scores, 1.0 - config.contamination))
-    return ProjectionModel(**{**model.__dict__, "threshold": threshold})
+    return ProjectionModel(**{**model.__dict__, "group_scale": group_scale, "threshold": threshold})
+
+
+def fit_sample(n_rows: int, max_rows: int, seed: int) -> np.ndarray:
+    """Return the sorted row indices the KMeans fits use: all rows, or a seeded subsample.
+
+    Args:
+        n_rows: the number of training rows.
+        max_rows: the most rows to keep (0: keep all).
+        seed: the random seed (same seed, same rows).
+
+    Returns:
+        Increasing row indices, ``min(n_rows, max_rows)`` of them (``n_rows`` when 0).
+    """
+    if max_rows <= 0 or n_rows <= max_rows:
+        return np.arange(n_rows)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n_rows, size=max_rows, replace=False))
+
+
+def _cluster_medians(full: np.ndarray, nearest: np.ndarray, n_centroids: int) -> np.ndarray:
+    """Median ``full_distance`` of the training rows nearest to each centroid (1 if none)."""
+    cluster_scale = np.ones(n_centroids)
+    for g in range(full.shape[1]):
+        order = np.argsort(nearest[:, g], kind="stable")
+        ids = nearest[order, g]
+        values = full[order, g]
+        bounds = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1], True])
+        for start, end in itertools.pairwise(bounds):
+            cluster_scale[ids[start]] = _median_or_one(values[start:end])
+    return cluster_scale
 
 
 def _median_or_one(values: np.ndarray) -> float:

@@ -11,7 +11,11 @@ the ``.sync`` SageMaker integrations the pipeline uses. These hooks fix that:
 4. a Fail state may re-raise a caught ``States.*`` error through ``ErrorPath``, as in AWS;
 5. a JSONPath filter that matches nothing yields ``[]``, as in AWS, instead of an error;
 6. a Distributed Map run fails when its failed items exceed the tolerated threshold, as in AWS
-   (moto lets it succeed with ``null`` results).
+   (moto lets it succeed with ``null`` results);
+7. a DynamoDB ``Item`` checks its 400 KB size limit once, on the whole item, instead of
+   re-sizing every attribute already set for each attribute it adds (moto's
+   ``LimitedSizeDict.__setitem__`` is quadratic in the attribute count: a third of the write
+   step's time on the 536k-item anomaly run). Same limit, same error, same stored item.
 
 :func:`stored_items` is not a patch but reads moto's DynamoDB storage directly: every moto
 Scan/Query page sorts and walks the whole table, so paging through a 536k-item run costs
@@ -328,6 +332,32 @@ def _map_run_with_tolerance(original: Callable[..., None]) -> Callable[..., None
     return map_run
 
 
+def _item_init_sized_once() -> Callable[..., None]:
+    """Build a moto DynamoDB ``Item`` with one size check over all of its attributes.
+
+    moto sizes the whole item again for every attribute it sets; sizes are non-negative, so
+    the last of those checks (the whole item) is the only one that can fail first: checking the
+    total once raises exactly when moto would, with the same ``ItemSizeTooLarge``.
+    """
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+    from moto.dynamodb.models.utilities import bytesize
+
+    def init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+        self.hash_key = hash_key
+        self.range_key = range_key
+        typed = {key: DynamoType(value) for key, value in attrs.items()}
+        if sum(bytesize(key) + value.size() for key, value in typed.items()) > ITEM_SIZE_LIMIT:
+            raise ItemSizeTooLarge
+        self.attrs = LimitedSizeDict(typed)  # its __init__ uses dict.update: no re-sizing
+
+    return init
+
+
+ITEM_SIZE_LIMIT = 405000
+"""moto's item size limit in bytes (``LimitedSizeDict.__setitem__``)."""
+
+
 def _launching(
     original: Callable[..., Any], start: Callable[[Any, Any], None]
 ) -> Callable[..., Any]:
@@ -369,6 +399,7 @@ def patched_moto(invoker: LambdaInvoker, launcher: JobLauncher) -> Iterator[None
     """
     check_moto_version()
     from moto.awslambda_simple.models import LambdaSimpleBackend
+    from moto.dynamodb.models.dynamo_type import Item
     from moto.sagemaker.models import SageMakerModelBackend
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
         distributed_iteration_component as distributed,
@@ -393,6 +424,7 @@ def patched_moto(invoker: LambdaInvoker, launcher: JobLauncher) -> Iterator[None
     service = unsupported.StateTaskServiceUnsupported
     replacements: list[tuple[Any, str, Any]] = [
         (LambdaSimpleBackend, "invoke", _lambda_invoke(invoker)),
+        (Item, "__init__", _item_init_sized_once()),
         (state_fail, "CustomErrorName", _fail_state_error_name()),
         (
             distributed.DistributedIterationComponent,

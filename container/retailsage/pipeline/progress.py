@@ -282,6 +282,11 @@ class ExecutionWatcher:
             self._seen = len(events)
             return described
 
+    @property
+    def seen(self) -> int:
+        """The number of history events passed to ``on_event`` so far."""
+        return self._seen
+
 
 def watch_execution(
     sfn: Any,
@@ -289,6 +294,7 @@ def watch_execution(
     on_event: Callable[[dict[str, Any]], None],
     *,
     poll_s: float = 0.2,
+    max_poll_s: float = 1.0,
     timeout_s: float = 3600.0,
     watcher: ExecutionWatcher | None = None,
 ) -> dict[str, Any]:
@@ -298,7 +304,11 @@ def watch_execution(
         sfn: a boto3 Step Functions client.
         execution_arn: the execution.
         on_event: called once per event, in order.
-        poll_s: seconds between polls.
+        poll_s: seconds between polls while the history advances.
+        max_poll_s: the interval grows (doubling) up to this while nothing new happens. Each
+            poll re-reads the whole history through moto; at a fixed 0.2 s that took about a
+            tenth of the process's CPU during a long Write Predictions state, from the writer
+            (job and Lambda threads still poll before they print, so their lines stay in order).
         timeout_s: give up (and raise) after this long.
         watcher: the watcher to poll (one shared with the job/Lambda threads); a new one on
             ``sfn``, ``execution_arn`` and ``on_event`` when omitted.
@@ -311,9 +321,12 @@ def watch_execution(
     """
     watcher = watcher or ExecutionWatcher(sfn, execution_arn, on_event)
     deadline = time.monotonic() + timeout_s
+    interval = poll_s
     while time.monotonic() < deadline:
+        before = watcher.seen
         described = watcher.poll()
         if described["status"] in _TERMINAL:
             return described
-        time.sleep(poll_s)
+        interval = poll_s if watcher.seen > before else min(max_poll_s, interval * 2)
+        time.sleep(interval)
     raise TimeoutError(f"execution {execution_arn} still running after {timeout_s:.0f} s")

@@ -86,6 +86,22 @@ def filtered_training_rows(
     return rows
 
 
+def drift_inputs(
+    train: pd.DataFrame, spec: TabularSpec, config: OutlierFilterConfig
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The rows a gap model was fitted on and the inputs it ignores, for the drift reference.
+
+    Args:
+        train: the ``train`` frame ``fit`` received (as-of snapshot rows, or order rows).
+        spec: the fitted input spec.
+        config: the family config (the same target/outlier filter as ``fit``).
+
+    Returns:
+        The fitted rows (:func:`filtered_training_rows`) and ``spec.excluded``.
+    """
+    return filtered_training_rows(train, spec, config), tuple(spec.excluded)
+
+
 def target_array(frame: pd.DataFrame, *, log_target: bool) -> np.ndarray:
     """Return the target as float32-safe float64, ``log1p``-transformed when asked.
 

@@ -33,6 +33,7 @@ from retailsage.models.distributed_stats import (
 )
 from retailsage.models.gap_common import (
     GAP_OUTPUT_COLUMNS,
+    drift_inputs,
     filtered_training_rows,
     observed_rows,
     purchase_labels,
@@ -314,6 +315,18 @@ class LSTMGap:
         model.spec_ = TabularSpec.from_dict(manifest["feature_spec"])
         model.scaling_ = dict(manifest["scaling"])
         return model
+
+    def drift_inputs(self, train: pd.DataFrame) -> tuple[pd.DataFrame, tuple[str, ...]]:
+        """The rows ``fit`` fitted on (from its ``train``) and the inputs the model ignores.
+
+        Args:
+            train: the frame ``fit`` received.
+
+        Returns:
+            What :func:`~retailsage.models.gap_common.drift_inputs` returns.
+        """
+        spec, _ = self._fitted()
+        return drift_inputs(train, spec, self.config)
 
     @property
     def input_columns(self) -> tuple[str, ...]:

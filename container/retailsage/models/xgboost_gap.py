@@ -32,6 +32,7 @@ from retailsage.models.distributed_stats import (
 )
 from retailsage.models.gap_common import (
     GAP_OUTPUT_COLUMNS,
+    drift_inputs,
     filtered_training_rows,
     observed_rows,
     purchase_labels,
@@ -382,6 +383,18 @@ class XGBoostGap:
         model.spec_ = TabularSpec.from_dict(manifest["feature_spec"])
         model.compiled_trees()  # at load, not on the first request
         return model
+
+    def drift_inputs(self, train: pd.DataFrame) -> tuple[pd.DataFrame, tuple[str, ...]]:
+        """The rows ``fit`` fitted on (from its ``train``) and the inputs the model ignores.
+
+        Args:
+            train: the frame ``fit`` received.
+
+        Returns:
+            What :func:`~retailsage.models.gap_common.drift_inputs` returns.
+        """
+        spec, _ = self._fitted()
+        return drift_inputs(train, spec, self.config)
 
     @property
     def input_columns(self) -> tuple[str, ...]:

@@ -105,6 +105,25 @@ def _report(
     }
 
 
+def fitted_inputs(model: ModelFamily, train: pd.DataFrame) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """The rows the model was fitted on and the inputs it ignores, for the drift reference.
+
+    Args:
+        model: the fitted family.
+        train: the frame its ``fit`` received.
+
+    Returns:
+        The family's ``drift_inputs(train)`` when it has that hook (gap families: the as-of
+        snapshot rows after the target/outlier filter, and ``exclude_columns``), else
+        ``train`` and no ignored inputs (``pca_kmeans`` fits on every row it gets).
+    """
+    hook = getattr(model, "drift_inputs", None)
+    if hook is None:
+        return train, ()
+    rows, ignored = hook(train)
+    return rows, tuple(ignored)
+
+
 def finish_job(
     environment: TrainingEnvironment,
     config: ResolvedConfig,
@@ -128,8 +147,9 @@ def finish_job(
         predictor: what the evaluation predicts with (the model when omitted; a multi-host
             job passes the predictions its hosts made and gathered).
         checkpoints: the job fingerprint and checkpoint notes, for the report.
-        reference_rows: the rows the drift reference is taken from (``data.train`` when
-            omitted; a multi-host job passes the first host's own training rows).
+        reference_rows: the ``train`` frame the drift reference is taken from (``data.train``
+            when omitted; a multi-host job passes the first host's own training rows); the
+            family's ``drift_inputs`` hook narrows it to the rows it fitted on.
     """
     model, data = fitted
     started = time.monotonic()
@@ -137,8 +157,10 @@ def finish_job(
     with staged_model_dir(paths.model_dir) as staging:
         manifest = save_model(model, staging)
         # the input distribution the model was fitted on, for PSI drift checks of scored batches
-        reference = data.train if reference_rows is None else reference_rows
-        manifest = write_reference(staging, reference, model.input_columns)
+        rows, ignored = fitted_inputs(
+            model, data.train if reference_rows is None else reference_rows
+        )
+        manifest = write_reference(staging, rows, model.input_columns, ignored)
         evaluation = task.evaluate(predictor or model, data, paths.output_data_dir, manifest)
         evaluation.metrics.update(gate_metrics(evaluation.metrics))
         writer.write_all(evaluation.metrics)

@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from retailsage.core.collective import is_distributed
+from retailsage.core.collective import SINGLE_HOST, Collective, allgather_array, is_distributed
 from retailsage.core.errors import ArtifactError, NotFittedError
 from retailsage.core.hyperparameters import check_range
 from retailsage.data.schema import COUNTRY
@@ -188,23 +188,30 @@ class LSTMGap:
         self.network_ = train_network(
             network, (self._inputs(rows), scaled, weights), val, self._settings(device), hooks
         ).to("cpu")
-        self.scaling_["probability"] = self._fit_probability(rows, weights)
+        self.scaling_["probability"] = self._fit_probability(rows, weights, hosts)
         return self
 
-    def _fit_probability(self, rows: pd.DataFrame, weights: np.ndarray) -> list[float]:
+    def _fit_probability(
+        self, rows: pd.DataFrame, weights: np.ndarray, hosts: Collective = SINGLE_HOST
+    ) -> list[float]:
         """Platt scaling: a weighted logistic regression of the purchase label on the output.
 
         P(purchase within the horizon) = sigmoid(a * scaled output + b), fitted on the training
-        rows; log loss is a proper scoring rule, so the probability is calibrated there.
+        rows; log loss is a proper scoring rule, so the probability is calibrated there. On a
+        multi-host job every host gathers all hosts' (output, label, weight) triples and fits
+        the same deterministic regression, so the hosts agree without a broadcast.
 
         Returns:
             ``[a, b]``.
         """
         labels = purchase_labels(rows)
-        if labels.min() == labels.max():
-            return [0.0, float(np.log((labels[0] + 1e-3) / (1.0 - labels[0] + 1e-3)))]
         _, network = self._fitted()
         output = predict_scaled(network, self._inputs(rows), torch.device("cpu"))
+        if is_distributed(hosts):
+            triples = np.column_stack([output, labels, weights]).reshape(-1, 3)
+            output, labels, weights = allgather_array(hosts, triples).T
+        if labels.min() == labels.max():
+            return [0.0, float(np.log((labels[0] + 1e-3) / (1.0 - labels[0] + 1e-3)))]
         platt = LogisticRegression(C=1e4).fit(output[:, None], labels, sample_weight=weights)
         return [float(platt.coef_[0, 0]), float(platt.intercept_[0])]
 

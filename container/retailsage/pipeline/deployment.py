@@ -32,20 +32,25 @@ _APP_MODULES = ("__init__.py", "py.typed", "train/metrics.py", "pipeline/states.
 
 
 def import_infra(module: str) -> ModuleType:
-    """Import a module of the repository's ``infra`` package.
+    """Import a module of the source checkout's ``infra`` or ``lambdas`` package.
+
+    Neither package is installed (they are not part of the image), so the checkout that holds
+    this package goes on ``sys.path`` first; the installed ``retailsage`` command imports them
+    this way.
 
     Args:
-        module: e.g. ``infra.config``.
+        module: e.g. ``infra.config`` or ``lambdas.write_predictions.records``.
 
     Returns:
         The module.
 
     Raises:
-        UserError: not running from a source checkout that has ``infra/``.
+        UserError: not running from a source checkout that has the package.
     """
-    if not (REPO_ROOT / "infra" / "__init__.py").is_file():
+    package = module.partition(".")[0]
+    if not (REPO_ROOT / package / "__init__.py").is_file():
         raise UserError(
-            f"the local pipeline needs the source checkout's infra/ (not at {REPO_ROOT})"
+            f"the local pipeline needs the source checkout's {package}/ (not at {REPO_ROOT})"
         )
     if str(REPO_ROOT) not in sys.path:
         sys.path.append(str(REPO_ROOT))

@@ -16,15 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from lambdas.write_predictions.records import (
-    PARTITION_KEY,
-    RUN_MARKER_PARTITION,
-    RUN_STATUS,
-    RUN_STATUS_COMPLETE,
-    SORT_KEY,
-)
 
 from retailsage.core.errors import UserError
+from retailsage.pipeline.deployment import import_infra
+
+# The write-back's item layout lives with the Lambda (lambdas/ is not installed: imported from
+# the checkout, as the installed `retailsage` command runs).
+_RECORDS = import_infra("lambdas.write_predictions.records")
+PARTITION_KEY: str = _RECORDS.PARTITION_KEY
+RUN_MARKER_PARTITION: str = _RECORDS.RUN_MARKER_PARTITION
+RUN_STATUS: str = _RECORDS.RUN_STATUS
+RUN_STATUS_COMPLETE: str = _RECORDS.RUN_STATUS_COMPLETE
+SORT_KEY: str = _RECORDS.SORT_KEY
 
 PARQUET_FILE = "predictions.parquet"
 CSV_FILE = "predictions.csv"

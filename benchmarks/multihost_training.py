@@ -9,6 +9,8 @@ MAE of each, and the MAE delta of two hosts against one.
 
     .venv/bin/python benchmarks/multihost_training.py [--rows 200000] [--model xgboost lstm]
     .venv/bin/python benchmarks/multihost_training.py --data ../shared/data/online_retail.parquet
+    .venv/bin/python benchmarks/multihost_training.py --data F \
+        --target asof --eval-cutoff 2011-09-01
 
 Every host gets ``cores / hosts`` threads (``OMP_NUM_THREADS``), as separate instances would
 not share cores; on a 2-core machine two hosts are no faster than one; the point measured here
@@ -48,12 +50,14 @@ def write_buckets(lines_source: Path | None, rows: int, folder: Path) -> list[Pa
     return files
 
 
-def train(root: Path, files: list[Path], model: str, hosts: int) -> tuple[float, float]:
-    """Run one job; return (wall seconds, holdout MAE)."""
+def train(
+    root: Path, files: list[Path], model: str, hosts: int, extra: dict[str, str]
+) -> tuple[float, float]:
+    """Run one job (``extra`` hyperparameters on top of the model's); return (wall s, MAE)."""
     cluster = build_cluster(
         root,
         {"train": files},
-        HYPERPARAMETERS[model],
+        {**HYPERPARAMETERS[model], **extra},
         instance_count=hosts,
         distribution={"train": SHARDED},
     )
@@ -73,13 +77,19 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=200_000, help="generated transaction lines")
     parser.add_argument("--data", type=Path, help="a transactions file instead of generated data")
     parser.add_argument("--model", nargs="+", choices=sorted(HYPERPARAMETERS), default=["xgboost"])
+    parser.add_argument("--target", choices=["order_gap", "asof"], default="order_gap")
+    parser.add_argument("--eval-cutoff", help="eval_cutoff hyperparameter (YYYY-MM-DD)")
     args = parser.parse_args()
+    extra = {"target": args.target}
+    if args.eval_cutoff:
+        extra["eval_cutoff"] = args.eval_cutoff
     with tempfile.TemporaryDirectory(prefix="multihost-bench-") as scratch:
         folder = Path(scratch)
         files = write_buckets(args.data, args.rows, folder)
         for model in args.model:
-            one_s, one_mae = train(folder / f"{model}-1", files, model, 1)
-            two_s, two_mae = train(folder / f"{model}-2", files, model, 2)
+            one_s, one_mae = train(folder / f"{model}-1", files, model, 1, extra)
+            two_s, two_mae = train(folder / f"{model}-2", files, model, 2, extra)
+            print(f"target={args.target}")
             print(f"{model:<8} 1 host : wall {one_s:7.1f} s  holdout MAE {one_mae:7.3f} (baseline)")
             print(f"{model:<8} 2 hosts: wall {two_s:7.1f} s  holdout MAE {two_mae:7.3f}")
             delta = (two_mae - one_mae) / one_mae

@@ -124,8 +124,8 @@ def extract(event: ExtractEvent, settings: ExtractSettings, s3: Any) -> ExtractR
         raise InvalidInput(str(exc)) from exc
     run_prefix = f"{settings.runs_prefix}{name}/"
     sharded = settings.training_instances > 1 and request.model_type in SHARDED_MODEL_TYPES
-    if sharded:  # multi-host jobs train the per-order gap target (docs/training.md)
-        params = with_eval_cutoff({"target": "order_gap", **params}, frames.train)
+    if sharded and params.get("target") == "order_gap":  # as-of: hosts reduce the cutoff
+        params = with_eval_cutoff(params, frames.train)
     train_objects = training_objects(frames.train, settings.training_instances if sharded else 1)
     for key, body in train_objects:
         s3.put_object(Bucket=settings.bucket, Key=f"{run_prefix}train/{key}", Body=body)

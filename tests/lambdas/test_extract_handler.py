@@ -177,8 +177,9 @@ def test_extract_for_several_training_hosts_writes_whole_customer_buckets(
         assert all(zlib.crc32(c.encode()) % 4 == bucket for c in customers)
         assert seen.isdisjoint(customers)  # every object holds whole customers
         seen |= customers
-    # the holdout cutoff is passed explicitly (the day at 75 % of the orders' span)
-    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", result["hyperparameters"]["eval_cutoff"])
+    # the job keeps its target (as-of by default: the hosts agree on the cutoff themselves)
+    assert "target" not in result["hyperparameters"]
+    assert "eval_cutoff" not in result["hyperparameters"]
 
 
 def test_extract_for_several_hosts_keeps_a_given_cutoff_and_one_anomaly_object(

@@ -18,6 +18,7 @@ import pytest
 from retailsage.data.buckets import split_by_customer
 from retailsage.data.cleaning import clean_transactions
 from retailsage.data.synthetic import generate_transactions
+from retailsage.features.protocols import split_asof
 from retailsage.models.artifacts import load_model
 from retailsage.train import runner
 from retailsage.train.local import ENTRYPOINT, build_training_tree
@@ -43,6 +44,8 @@ LSTM = {
     "device": "cpu",
     "num_threads": "1",
 }
+ASOF_XGBOOST = {**XGBOOST, "target": "asof", "num_round": "40"}
+ASOF_LSTM = {**LSTM, "target": "asof", "epochs": "4"}
 TIMEOUT_S = 60
 THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
@@ -125,6 +128,36 @@ def test_two_hosts_train_one_model_as_good_as_one_host(
     assert cluster.hosts == ("algo-1", "algo-2")
 
 
+@pytest.mark.parametrize("hyperparameters", [ASOF_XGBOOST, ASOF_LSTM], ids=["xgboost", "lstm"])
+def test_two_hosts_train_the_asof_target_as_good_as_one_host(
+    tmp_path: Path, bucket_files: list[Path], hyperparameters: dict[str, str]
+) -> None:
+    single_root = tmp_path / "single"
+    build_training_tree(single_root, {"train": bucket_files}, hyperparameters)
+    assert runner.main({"SAGEMAKER_BASE_DIR": str(single_root)}, stdout=io.StringIO()) == 0
+    root = tmp_path / "pair"
+    _, codes, lines = run_job(root, bucket_files, hyperparameters, hosts=2)
+    second = host_tree_root(root, "algo-2")
+    assert codes == [0, 0], failure(root) + failure(second)
+    assert not any((second / "model").iterdir())  # only algo-1 writes
+    assert not (second / "output" / "data" / "metrics.json").exists()
+    assert any(line.startswith("validation:mae=") for line in lines)
+    report = json.loads((root / "output" / "data" / "report.json").read_text())["data"]
+    single = json.loads((single_root / "output" / "data" / "report.json").read_text())["data"]
+    assert report["training_hosts"] == ["algo-1", "algo-2"]
+    for key in ("target", "cutoff", "evaluation_rows", "train_rows"):  # same holdout, snapshots
+        assert report[key] == single[key], key
+    pair, alone = metrics(root), metrics(single_root)
+    assert abs(pair["validation:mae"] - alone["validation:mae"]) <= 0.10 * alone["validation:mae"]
+    for name in ("validation:brier", "validation:roc_auc", "baseline:residual_life:mae"):
+        assert name in pair, name
+    for name in ("baseline:constant:mae", "baseline:residual_life:mae"):  # global statistics
+        assert pair[name] == pytest.approx(alone[name]), name
+    assert pair["validation:past_date_share"] == 0.0
+    rows = split_asof(pd.read_parquet(bucket_files[0]), None, 30).test.head(20)
+    assert "purchase_probability" in load_model(root / "model").predict(rows).columns
+
+
 def test_a_host_without_data_leaves_and_the_others_train(
     tmp_path: Path, bucket_files: list[Path]
 ) -> None:
@@ -185,6 +218,24 @@ def test_sharded_features_equal_full_features(bucket_files: list[Path]) -> None:
     customers = [set(part[CUSTOMER_ID].dropna().astype(str)) for part in parts]
     assert all(a.isdisjoint(b) for i, a in enumerate(customers) for b in customers[i + 1 :])
     pd.testing.assert_frame_equal(full, sharded)
+
+
+def test_sharded_asof_snapshots_equal_full_snapshots(bucket_files: list[Path]) -> None:
+    from retailsage.features.gap import AS_OF_DATE, CUSTOMER_ID, ORDER_DATE, build_orders
+
+    parts = [pd.read_parquet(path) for path in bucket_files]
+    full = split_asof(pd.concat(parts, ignore_index=True), None, 30)
+    orders = build_orders(pd.concat(parts, ignore_index=True))
+    span = (orders[ORDER_DATE].min(), orders[ORDER_DATE].max())
+    shards = [split_asof(part, None, 30, span=span, require_rows=False) for part in parts]
+    assert {shard.cutoff for shard in shards} == {full.cutoff}
+    key = [CUSTOMER_ID, AS_OF_DATE]
+    for side in ("train", "test"):
+        whole = getattr(full, side).sort_values(key).reset_index(drop=True)
+        joined = pd.concat([getattr(s, side) for s in shards], ignore_index=True)
+        pd.testing.assert_frame_equal(whole, joined.sort_values(key).reset_index(drop=True))
+    gaps = [shard.gaps for shard in shards]
+    assert sorted(full.gaps) == sorted(g for part in gaps for g in part)
 
 
 def start_host(cluster: LocalCluster, index: int) -> subprocess.Popen[str]:

@@ -76,6 +76,9 @@ def split_asof(
     horizon_days: int,
     every_days: int = DEFAULT_SNAPSHOT_EVERY_DAYS,
     count: int = DEFAULT_SNAPSHOT_COUNT,
+    *,
+    span: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+    require_rows: bool = True,
 ) -> Split:
     """Split clean transaction lines by the as-of protocol at ``cutoff``.
 
@@ -86,6 +89,10 @@ def split_asof(
         horizon_days: ``H`` (> 0).
         every_days: spacing of the training snapshots.
         count: the most training snapshots.
+        span: the first and last order day of the whole data set when ``clean`` holds only
+            some customers (a host of a multi-host job); the cutoff and the snapshot dates are
+            derived from it, so every host cuts the same dates. ``None``: ``clean``'s own span.
+        require_rows: raise when a side is empty (a multi-host job checks the totals instead).
 
     Returns:
         The split: ``train`` = snapshots at :func:`snapshot_dates` ``(first, D - H)`` from the
@@ -99,9 +106,9 @@ def split_asof(
     if int(horizon_days) <= 0:
         raise HyperparameterError(f"horizon_days must be > 0, got {horizon_days}")
     orders = build_orders(clean)
-    if orders.empty:
+    if orders.empty and require_rows:
         raise DataError("no customer orders to split: the data has no purchases by customers")
-    first, last = orders[ORDER_DATE].min(), orders[ORDER_DATE].max()
+    first, last = span if span is not None else (orders[ORDER_DATE].min(), orders[ORDER_DATE].max())
     horizon = pd.Timedelta(days=int(horizon_days))
     if cutoff is None:
         day = min(
@@ -111,14 +118,32 @@ def split_asof(
     else:
         day = to_day(cutoff)
     history = orders.loc[(orders[ORDER_DATE] < day).to_numpy()].reset_index(drop=True)
-    if history.empty:
+    if history.empty and require_rows:
         raise DataError(f"as-of split at {day.date()}: no customer order before the cutoff")
-    dates = snapshot_dates(history[ORDER_DATE].min(), day - horizon, every_days, count)
-    train = asof_rows_from_orders(history, dates, int(horizon_days))
-    test = asof_rows_from_orders(orders, [day], int(horizon_days))
-    gaps = order_features(history)[TARGET].to_numpy(dtype=np.float64, na_value=np.nan)
-    _require_both(train, test, f"as-of at cutoff {day.date()} with horizon {horizon_days} d")
+    oldest = first if span is not None else history[ORDER_DATE].min()
+    dates = snapshot_dates(oldest, day - horizon, every_days, count)
+    train = _asof_rows(history, dates, int(horizon_days), require_rows)
+    test = _asof_rows(orders, [day], int(horizon_days), require_rows)
+    gaps = (
+        order_features(history)[TARGET].to_numpy(dtype=np.float64, na_value=np.nan)
+        if len(history)
+        else np.zeros(0)
+    )
+    if require_rows:
+        _require_both(train, test, f"as-of at cutoff {day.date()} with horizon {horizon_days} d")
     return Split(train, test, TARGET, "asof", day, int(horizon_days), gaps[~np.isnan(gaps)])
+
+
+def _asof_rows(
+    orders: pd.DataFrame, dates: list[pd.Timestamp], horizon_days: int, require_rows: bool
+) -> pd.DataFrame:
+    """Snapshot rows of ``orders``; an empty frame instead of an error when rows are optional."""
+    try:
+        return asof_rows_from_orders(orders, dates, horizon_days)
+    except DataError:
+        if require_rows:
+            raise
+        return pd.DataFrame()
 
 
 def split_p1(rows: pd.DataFrame, cutoff: str | pd.Timestamp, *, require_rows: bool = True) -> Split:

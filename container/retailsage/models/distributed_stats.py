@@ -25,7 +25,7 @@ from retailsage.core.collective import (
     is_distributed,
 )
 from retailsage.core.errors import AlgorithmError
-from retailsage.features.gap import ORDER_DATE, TARGET
+from retailsage.features.gap import AS_OF_DATE, ORDER_DATE, TARGET
 from retailsage.models.gap_common import regression_metrics
 from retailsage.models.tabular import TabularSpec
 
@@ -63,7 +63,7 @@ def learn_spec(
 
 
 def newest_order(rows: pd.DataFrame, collective: Collective) -> pd.Timestamp | None:
-    """The newest ``order_date`` over all hosts (the recency weights' reference).
+    """The newest ``as_of_date`` (snapshots) or ``order_date`` over all hosts (recency reference).
 
     Args:
         rows: this host's training rows.
@@ -73,8 +73,9 @@ def newest_order(rows: pd.DataFrame, collective: Collective) -> pd.Timestamp | N
         The newest order date, or ``None`` when no host has an ``order_date`` column.
     """
     local = -np.inf  # whole seconds: exact in float64, unlike nanoseconds
-    if ORDER_DATE in rows.columns and len(rows):
-        local = float(pd.to_datetime(rows[ORDER_DATE]).max().value // 10**9)
+    column = AS_OF_DATE if AS_OF_DATE in rows.columns else ORDER_DATE  # as recency_weights
+    if column in rows.columns and len(rows):
+        local = float(pd.to_datetime(rows[column]).max().value // 10**9)
     newest = float(global_max(collective, [local])[0])
     return None if not np.isfinite(newest) else pd.Timestamp(int(newest), unit="s")
 

@@ -19,7 +19,14 @@ import pandas as pd
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from retailsage.core.collective import is_distributed
+from retailsage.core.collective import (
+    SINGLE_HOST,
+    Collective,
+    allgather_array,
+    global_sum,
+    is_distributed,
+    is_root,
+)
 from retailsage.core.errors import ArtifactError, NotFittedError
 from retailsage.core.hyperparameters import check_range
 from retailsage.data.schema import COUNTRY
@@ -190,25 +197,31 @@ class LSTMGap:
         self.network_ = train_network(
             network, (self._inputs(rows), scaled, weights), val, self._settings(device), hooks
         ).to("cpu")
-        self.scaling_["probability"] = self._fit_probability(rows, weights)
+        self.scaling_["probability"] = self._fit_probability(rows, weights, hosts)
         return self
 
-    def _fit_probability(self, rows: pd.DataFrame, weights: np.ndarray) -> list[float]:
+    def _fit_probability(
+        self, rows: pd.DataFrame, weights: np.ndarray, hosts: Collective = SINGLE_HOST
+    ) -> list[float]:
         """Platt scaling: a weighted logistic regression of the purchase label on the output.
 
         P(purchase within the horizon) = sigmoid(a * scaled output + b), fitted on the training
-        rows; log loss is a proper scoring rule, so the probability is calibrated there.
+        rows; log loss is a proper scoring rule, so the probability is calibrated there. On a
+        multi-host job rank 0 fits it on every host's gathered (output, label, weight) triples
+        and shares ``[a, b]`` (sum-reduced with zeros from the others).
 
         Returns:
             ``[a, b]``.
         """
         labels = purchase_labels(rows)
-        if labels.min() == labels.max():
-            return [0.0, float(np.log((labels[0] + 1e-3) / (1.0 - labels[0] + 1e-3)))]
         _, network = self._fitted()
         output = predict_scaled(network, self._inputs(rows), torch.device("cpu"))
-        platt = LogisticRegression(C=1e4).fit(output[:, None], labels, sample_weight=weights)
-        return [float(platt.coef_[0, 0]), float(platt.intercept_[0])]
+        if is_distributed(hosts):  # rank 0 fits on every host's rows, the others receive it
+            triples = np.column_stack([output, labels, weights]).reshape(-1, 3)
+            gathered = allgather_array(hosts, triples)
+            fitted = _platt(*gathered.T) if is_root(hosts) else [0.0, 0.0]
+            return [float(v) for v in global_sum(hosts, fitted)]
+        return _platt(output, labels, weights)
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Predict days to the next purchase, one row per input row.
@@ -377,6 +390,14 @@ class LSTMGap:
         y = scaled * self.scaling_["target_std"] + self.scaling_["target_mean"]
         days = np.expm1(y) if self.config.log_target else y
         return np.clip(days, 0.0, None)
+
+
+def _platt(output: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> list[float]:
+    """Fit ``[a, b]`` of sigmoid(a * output + b) to the labels (weighted logistic regression)."""
+    if labels.min() == labels.max():
+        return [0.0, float(np.log((labels[0] + 1e-3) / (1.0 - labels[0] + 1e-3)))]
+    platt = LogisticRegression(C=1e4).fit(output[:, None], labels, sample_weight=weights)
+    return [float(platt.coef_[0, 0]), float(platt.intercept_[0])]
 
 
 def _device(choice: str) -> torch.device:

@@ -126,6 +126,16 @@ def _observed(rows: pd.DataFrame) -> pd.DataFrame:
 class GapTask:
     """Preparation and evaluation for the days-to-next-purchase regressors."""
 
+    def __init__(self, gaps: np.ndarray | None = None) -> None:
+        """Create the task.
+
+        Args:
+            gaps: every observed order-to-order gap before the as-of cutoff (the as-of
+                baselines' pool); a multi-host job passes the gaps gathered from every host.
+                ``None``: taken from the split (or the training rows' lag gaps).
+        """
+        self._gaps = gaps
+
     def prepare(
         self, job: JobConfig, train: ChannelData, validation: ChannelData | None
     ) -> PreparedData:

@@ -40,17 +40,20 @@ from retailsage.core.collective import (
     global_sum,
     is_root,
 )
-from retailsage.core.errors import DataError, UserError
+from retailsage.core.errors import DataError
+from retailsage.data.cleaning import clean_transactions
+from retailsage.data.loader import load_transactions
 from retailsage.data.sources import discover_files
-from retailsage.features.gap import ORDER_DATE, TARGET
-from retailsage.features.protocols import default_cutoff, temporal_holdout
+from retailsage.features.asof import PURCHASED, RECENCY
+from retailsage.features.gap import AS_OF_DATE, ORDER_DATE, TARGET, build_orders
+from retailsage.features.protocols import default_cutoff, split_asof, temporal_holdout
 from retailsage.models.base import ModelFamily, TrainingHooks
 from retailsage.train.channels import ChannelData, inspect_channel
 from retailsage.train.cluster import ClusterSpec
 from retailsage.train.config import ResolvedConfig
 from retailsage.train.environment import TrainingEnvironment
 from retailsage.train.fingerprint import job_fingerprint
-from retailsage.train.gap_task import PREDICTION, GapTask, gap_rows
+from retailsage.train.gap_task import PREDICTION, PROBABILITY, GapTask, asof_rows, gap_rows
 from retailsage.train.metrics import MetricWriter
 from retailsage.train.signals import StopFlag
 from retailsage.train.tasks import PreparedData
@@ -59,8 +62,8 @@ logger = logging.getLogger(__name__)
 
 ENGINES: dict[str, str] = {"xgboost": "rabit", "lstm": "torch"}
 """Model types that train over several hosts -> the collective engine they train in."""
-ORDER_GAP = "order_gap"
-"""The gap target multi-host jobs train (one row per order; see docs/training.md)."""
+ASOF = "asof"
+"""The as-of target (customer snapshots; the default), trained over hosts like ``order_gap``."""
 MEAN_GAP = "mean_gap"
 """The evaluation column the customer-mean baseline reads (``evaluation.metrics``)."""
 _NS_PER_S = 10**9
@@ -123,6 +126,8 @@ def _split(
     config: ResolvedConfig, rows: pd.DataFrame | None, held_out: pd.DataFrame | None, group: Any
 ) -> PreparedData:
     """Cut this host's rows with a cutoff and end reduced over every host (collective)."""
+    if config.job.gap_target == ASOF:
+        return _split_asof(config, rows, held_out, group)
     if rows is None:
         rows = pd.DataFrame({ORDER_DATE: pd.Series([], dtype="datetime64[ns]")})
     dates = pd.to_datetime(rows[ORDER_DATE]) if ORDER_DATE in rows else pd.Series([])
@@ -150,6 +155,54 @@ def _split(
     return PreparedData(split.train, test, test, description=description)
 
 
+def _split_asof(
+    config: ResolvedConfig, lines: pd.DataFrame | None, held_out: pd.DataFrame | None, group: Any
+) -> PreparedData:
+    """``target=asof``: snapshot this host's customers at dates every host derives alike.
+
+    ``lines`` are this host's clean transaction lines (raw ``train`` channel) or its snapshot
+    rows (a featurized table, which then needs ``held_out``). The first and last order day are
+    reduced over hosts, so the cutoff ``D`` and the snapshot dates (``D - H`` and every
+    ``snapshot_every_days`` back) are those one host would pick from all the data; customers
+    are whole per host, so each customer's snapshots are built locally and equal the full
+    data's. The gaps (residual-life baseline) travel in ``description["gaps"]`` until gathered.
+    """
+    job = config.job
+    description: dict[str, Any] = {"target": ASOF, "horizon_days": job.horizon_days}
+    if held_out is not None:
+        train = lines if lines is not None else pd.DataFrame()
+        description["holdout"] = "validation channel"
+        return PreparedData(train, held_out, held_out, description=description)
+    orders = (
+        build_orders(lines)
+        if lines is not None and not lines.empty
+        else pd.DataFrame({ORDER_DATE: pd.Series([], dtype="datetime64[ns]")})
+    )
+    dates = pd.to_datetime(orders[ORDER_DATE])
+    first = float(global_min(group, [_seconds(dates, pd.Series.min, np.inf)])[0])
+    last = float(global_max(group, [_seconds(dates, pd.Series.max, -np.inf)])[0])
+    if lines is None or orders.empty or not np.isfinite(first):
+        empty = pd.DataFrame()
+        return PreparedData(empty, None, empty, description=description)
+    span = (pd.Timestamp(int(first), unit="s"), pd.Timestamp(int(last), unit="s"))
+    split = split_asof(
+        lines,
+        job.cutoff,
+        job.horizon_days,
+        job.snapshot_every_days,
+        job.snapshot_count,
+        span=span,
+        require_rows=False,
+    )
+    description.update(
+        holdout="temporal",
+        protocol=ASOF,
+        cutoff=None if split.cutoff is None else str(split.cutoff.date()),
+        gaps=split.gaps,
+    )
+    return PreparedData(split.train, split.test, split.test, description=description)
+
+
 def any_validation(group: Collective, held_out: pd.DataFrame | None) -> bool:
     """Tell whether any host has a ``validation`` channel with rows (collective).
 
@@ -172,14 +225,32 @@ def _observed(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _read_rows(
-    environment: TrainingEnvironment,
+    environment: TrainingEnvironment, config: ResolvedConfig
 ) -> tuple[pd.DataFrame | None, pd.DataFrame | None, list[ChannelData]]:
-    """Read this host's training and validation rows (``None`` for an empty channel)."""
+    """Read this host's training and validation rows (``None`` for an empty channel).
+
+    For ``target=asof`` a raw ``train`` channel gives clean transaction lines (the snapshots
+    are cut after the hosts agree on the dates); a featurized one gives its snapshot rows and
+    then needs a ``validation`` channel, as on one host.
+    """
     train = _channel(environment, "train")
     validation = _channel(environment, "validation")
-    rows = gap_rows(train) if train is not None else None
-    held = _observed(gap_rows(validation)) if validation is not None else None
-    return rows, held, [c for c in (train, validation) if c is not None]
+    channels = [c for c in (train, validation) if c is not None]
+    if config.job.gap_target != ASOF:
+        rows = gap_rows(train) if train is not None else None
+        held = _observed(gap_rows(validation)) if validation is not None else None
+        return rows, held, channels
+    held = asof_rows(validation, config.job) if validation is not None else None
+    if train is None:
+        return None, held, channels
+    if train.raw:
+        return clean_transactions(load_transactions(train.path)), held, channels
+    if validation is None:
+        raise DataError(
+            "target=asof without a validation channel needs raw transactions in 'train' "
+            "(the as-of holdout is cut from the lines); give a validation channel instead"
+        )
+    return asof_rows(train, config.job), held, channels
 
 
 def _job_fingerprint(fingerprints: list[Any]) -> str:
@@ -250,6 +321,51 @@ def _training_group(
     )
 
 
+_ASOF_EVALUATION = (TARGET, RECENCY, PURCHASED, AS_OF_DATE, PREDICTION, PROBABILITY)
+"""Columns an as-of evaluation gathers on rank 0 (dates as whole seconds)."""
+
+
+def _numbers(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """A column as float64 (dates as whole seconds; NaN when the column is missing)."""
+    if column not in frame.columns:
+        return np.full(len(frame), np.nan)
+    values = frame[column]
+    if column == AS_OF_DATE:
+        return (pd.to_datetime(values).astype("int64") // _NS_PER_S).to_numpy(dtype=np.float64)
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _gather_asof(model: ModelFamily, data: PreparedData, group: Collective) -> PreparedData:
+    """Predict this host's as-of snapshot and gather what the as-of evaluation reads.
+
+    Rank 0 gets every host's scored rows, the training rows' dates and targets (the constant
+    baseline is the median over all hosts' newest snapshot) and every host's past gaps (the
+    residual-life and median-gap baselines).
+    """
+    evaluation = data.evaluation
+    scored = model.predict(evaluation) if len(evaluation) else pd.DataFrame()
+    frame = evaluation.reset_index(drop=True).assign(
+        **{column: scored[column].to_numpy() for column in scored.columns}
+    )
+    width = len(_ASOF_EVALUATION)
+    local = np.column_stack([_numbers(frame, c) for c in _ASOF_EVALUATION]).reshape(-1, width)
+    gathered = pd.DataFrame(allgather_array(group, local), columns=list(_ASOF_EVALUATION))
+    train = data.train
+    pairs = np.column_stack([_numbers(train, AS_OF_DATE), _numbers(train, TARGET)]).reshape(-1, 2)
+    training = pd.DataFrame(allgather_array(group, pairs), columns=[AS_OF_DATE, TARGET])
+    for table in (gathered, training):
+        table[AS_OF_DATE] = pd.to_datetime(table[AS_OF_DATE].astype("int64"), unit="s")
+    if gathered[PROBABILITY].isna().all():
+        gathered = gathered.drop(columns=[PROBABILITY])
+    description = dict(data.description)
+    if "gaps" in description:  # a temporal split on every host (a validation channel: none)
+        gaps = np.asarray(description.pop("gaps"), dtype=np.float64)
+        description["gaps"] = allgather_array(group, gaps)
+    return replace(
+        data, train=training, validation=None, evaluation=gathered, description=description
+    )
+
+
 class GatheredPredictions:
     """Stands in for the model at evaluation: returns predictions gathered from every host.
 
@@ -265,13 +381,15 @@ class GatheredPredictions:
             frame: the gathered evaluation rows (they carry the prediction column).
 
         Returns:
-            A one-column frame of predictions.
+            The predictions (and ``purchase_probability`` when gathered).
         """
-        return frame[[PREDICTION]]
+        return frame[[c for c in (PREDICTION, PROBABILITY) if c in frame.columns]]
 
 
 def _gather_evaluation(model: ModelFamily, data: PreparedData, group: Collective) -> PreparedData:
     """Predict this host's holdout and gather targets/predictions on every host."""
+    if data.description.get("target") == ASOF:
+        return _gather_asof(model, data, group)
     evaluation = data.evaluation
     predicted = (
         model.predict(evaluation)[PREDICTION].to_numpy(dtype=np.float64)
@@ -316,20 +434,13 @@ def run_multi_host(
         TrainingInterrupted: SIGTERM on any host.
     """
     started = time.monotonic()
-    target = config.job.gap_target
-    if target != ORDER_GAP:  # the as-of target's snapshots are not reduced over hosts yet
-        raise UserError(
-            f"multi-host training supports the {ORDER_GAP!r} target, the job's is {target!r}; "
-            f"set the hyperparameter target={ORDER_GAP} (eval_protocol p1 or p2cap) or train "
-            "on one instance (InstanceCount=1)"
-        )
     logger.info(
         "multi-host %s job: host %s of %s",
         config.job.model_type,
         cluster.current_host,
         list(cluster.hosts),
     )
-    rows, held, channels = _read_rows(environment)
+    rows, held, channels = _read_rows(environment, config)
     local = job_fingerprint(config, channels) if channels else "no data"
     data, included, tracker, fingerprint = _meet(cluster, config, (rows, held), local)
     if cluster.current_host not in included:
@@ -359,11 +470,12 @@ def run_multi_host(
         "training_hosts": included,
         "hosts": list(cluster.hosts),
     }
+    gaps = description.pop("gaps", None)
     timings = {"prepare": prepared - started, "fit": fitted - prepared}
     steps.finish(
         environment,
         config,
-        GapTask(),
+        GapTask(gaps=gaps),
         (model, replace(gathered, description=description)),
         steps.writer,
         timings,

@@ -122,6 +122,7 @@ def torch_group(
         ) from exc
     try:
         yield TorchCollective(rank, len(hosts))
+        dist.barrier()  # every host's last operation is done before any host closes the group
     except RuntimeError as exc:
         if not is_network_error(exc):
             raise

@@ -289,3 +289,5 @@ def test_scored_batch_gets_a_drift_report(runs: dict[str, RunSummary], model_typ
         assert set(report["psi_raw"]) == set(report["psi"])
     assert set(report["drifted"]) == {c for c, v in report["psi"].items() if v >= 0.2}
     assert any(line.startswith("  input drift (PSI") for line in summary.lines())
+    if model_type != "pca_kmeans":  # refit_full: the newest training snapshot is last day + 1 - H
+        assert report["days_after_training"] == 60

@@ -155,6 +155,7 @@ def test_train_local_twice_with_other_data_retrains_and_says_why(
     third = capfd.readouterr()
     assert STEP.findall(third.out) == []
     report = json.loads((base / "output/data/report.json").read_text())
-    assert report["checkpoints"]["notes"] == [
-        "resuming xgboost from checkpoint xgboost-00000006.ubj (step 6)"
+    assert report["checkpoints"]["notes"] == [  # the holdout fit, then the refit (refit_full)
+        "resuming xgboost from checkpoint xgboost-00000006.ubj (step 6)",
+        "refit: resuming xgboost from checkpoint xgboost-00000006.ubj (step 6)",
     ]

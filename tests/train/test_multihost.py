@@ -154,6 +154,14 @@ def test_two_hosts_train_the_asof_target_as_good_as_one_host(
     for name in ("baseline:constant:mae", "baseline:residual_life:mae"):  # global statistics
         assert pair[name] == pytest.approx(alone[name]), name
     assert pair["validation:past_date_share"] == 0.0
+    # refit_full (default): both hosts refit on the same newest snapshots as one host does
+    trained = json.loads((root / "output" / "data" / "report.json").read_text())["training"]
+    alone_trained = json.loads((single_root / "output" / "data" / "report.json").read_text())
+    for key in ("refit_full", "as_of_first", "as_of_last", "rows"):
+        assert trained[key] == alone_trained["training"][key], key
+    assert trained["as_of_last"] > report["cutoff"]  # newer than the holdout's training side
+    manifest = json.loads((root / "model" / "manifest.json").read_text())
+    assert manifest["training"]["iterations"] == trained["iterations"] >= 1
     rows = split_asof(pd.read_parquet(bucket_files[0]), None, 30).test.head(20)
     assert "purchase_probability" in load_model(root / "model").predict(rows).columns
 

@@ -134,6 +134,71 @@ def split_asof(
     return Split(train, test, TARGET, "asof", day, int(horizon_days), gaps[~np.isnan(gaps)])
 
 
+def refit_snapshot_dates(
+    first: pd.Timestamp,
+    last: pd.Timestamp,
+    horizon_days: int,
+    every_days: int = DEFAULT_SNAPSHOT_EVERY_DAYS,
+    count: int = DEFAULT_SNAPSHOT_COUNT,
+) -> list[pd.Timestamp]:
+    """Snapshot days of the final refit on all the data, the newest at ``last + 1 - H``.
+
+    The newest snapshot's horizon ``[last + 1 - H, last]`` lies inside the data, so every
+    target is observed; the holdout's training snapshots end ``D - H`` instead.
+
+    Args:
+        first: the first order day of the data.
+        last: the last order day of the data.
+        horizon_days: ``H`` (> 0).
+        every_days: spacing of the snapshots.
+        count: the most snapshots.
+
+    Returns:
+        :func:`~retailsage.features.asof.snapshot_dates` from ``first`` to ``last + 1 - H``.
+
+    Raises:
+        DataError: the data is too short for one snapshot with ``H`` days of future.
+    """
+    newest = to_day(last) + pd.Timedelta(days=1) - pd.Timedelta(days=int(horizon_days))
+    return snapshot_dates(first, newest, every_days, count)
+
+
+def refit_asof_rows(
+    clean: pd.DataFrame,
+    horizon_days: int,
+    every_days: int = DEFAULT_SNAPSHOT_EVERY_DAYS,
+    count: int = DEFAULT_SNAPSHOT_COUNT,
+    *,
+    span: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+    require_rows: bool = True,
+) -> pd.DataFrame:
+    """Training snapshots of the final refit: every line used, the newest at ``last + 1 - H``.
+
+    Args:
+        clean: cleaned transaction lines (all of them, not only those before the cutoff).
+        horizon_days: ``H`` (> 0).
+        every_days: spacing of the snapshots.
+        count: the most snapshots.
+        span: the first and last order day of the whole data set when ``clean`` holds only
+            some customers (a host of a multi-host job); ``None``: ``clean``'s own span.
+        require_rows: raise when there are no rows (a multi-host job checks the totals).
+
+    Returns:
+        Snapshot rows as :func:`~retailsage.features.asof.asof_rows_from_orders` builds them.
+
+    Raises:
+        DataError: no customer orders or too little history (with ``require_rows``).
+    """
+    orders = build_orders(clean)
+    if orders.empty and span is None:
+        if require_rows:
+            raise DataError("no customer orders to refit on: the data has no purchases")
+        return pd.DataFrame()
+    first, last = span if span is not None else (orders[ORDER_DATE].min(), orders[ORDER_DATE].max())
+    dates = refit_snapshot_dates(first, last, horizon_days, every_days, count)
+    return _asof_rows(orders, dates, int(horizon_days), require_rows)
+
+
 def _asof_rows(
     orders: pd.DataFrame, dates: list[pd.Timestamp], horizon_days: int, require_rows: bool
 ) -> pd.DataFrame:

@@ -64,6 +64,23 @@ def save_model(model: ModelFamily, model_dir: Path) -> dict[str, Any]:
     return manifest
 
 
+def record_training(model_dir: Path, training: dict[str, Any]) -> dict[str, Any]:
+    """Record what the saved model was fitted on under the manifest's ``training`` key.
+
+    Args:
+        model_dir: the directory ``save_model`` wrote (its manifest is updated in place).
+        training: JSON-able facts (``refit_full``, ``iterations``, snapshot window).
+
+    Returns:
+        The updated manifest.
+    """
+    path = model_dir / MANIFEST
+    manifest: dict[str, Any] = json.loads(path.read_text())
+    manifest["training"] = training
+    path.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    return manifest
+
+
 def read_manifest(model_dir: Path) -> dict[str, Any]:
     """Read and minimally validate ``manifest.json``.
 

@@ -109,3 +109,12 @@ class ModelFamily(Protocol):
     def input_columns(self) -> tuple[str, ...]:
         """Columns ``predict`` needs, in the order a headerless CSV row carries them."""
         ...
+
+
+@runtime_checkable
+class Refittable(Protocol):
+    """A family that can be refitted on all the data for the iterations a holdout fit chose."""
+
+    def refit_config(self) -> Any:
+        """The config of the refit: the early-stopped iteration count, early stopping off."""
+        ...

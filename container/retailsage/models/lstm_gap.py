@@ -9,6 +9,7 @@ manifest.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,6 +144,7 @@ class LSTMGap:
         self.spec_: TabularSpec | None = None
         self.network_: GapNetwork | None = None
         self.scaling_: dict[str, Any] = {}
+        self.trained_epochs_: int | None = None
 
     def fit(
         self,
@@ -194,9 +196,10 @@ class LSTMGap:
         weights = recency_weights(rows, self.config.recency_halflife_days, reference)
         if weights is None:
             weights = np.ones(len(rows))
-        self.network_ = train_network(
+        trained, self.trained_epochs_ = train_network(
             network, (self._inputs(rows), scaled, weights), val, self._settings(device), hooks
-        ).to("cpu")
+        )
+        self.network_ = trained.to("cpu")
         self.scaling_["probability"] = self._fit_probability(rows, weights, hosts)
         return self
 
@@ -222,6 +225,21 @@ class LSTMGap:
             fitted = _platt(*gathered.T) if is_root(hosts) else [0.0, 0.0]
             return [float(v) for v in global_sum(hosts, fitted)]
         return _platt(output, labels, weights)
+
+    def refit_config(self) -> LSTMGapConfig:
+        """The config of a final refit on all the data: the epochs this fit settled on.
+
+        Returns:
+            This config with ``epochs`` = the early-stopped epoch count (every epoch run when
+            there was no validation set) and early stopping off (the refit has no holdout).
+
+        Raises:
+            NotFittedError: before ``fit``.
+        """
+        if self.trained_epochs_ is None:
+            raise NotFittedError("LSTMGap is not fitted; call fit() first")
+        epochs = max(1, int(self.trained_epochs_))
+        return dataclasses.replace(self.config, epochs=epochs, early_stopping_epochs=0)
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Predict days to the next purchase, one row per input row.

@@ -61,6 +61,8 @@ class LoopState:
     best_score: float = float("inf")
     bad_epochs: int = 0
     best_model: dict[str, torch.Tensor] = field(default_factory=dict)
+    best_epoch: int = 0
+    """Epochs trained up to the best validation MAE (0: no validation yet)."""
 
 
 def train_network(
@@ -69,7 +71,7 @@ def train_network(
     validation: tuple[NetworkInputs, np.ndarray] | None,
     settings: LoopSettings,
     hooks: TrainingHooks,
-) -> GapNetwork:
+) -> tuple[GapNetwork, int]:
     """Train ``network`` in place (resuming from a checkpoint) and return it in eval mode.
 
     Args:
@@ -80,7 +82,9 @@ def train_network(
         hooks: checkpoint, metric and stop hooks.
 
     Returns:
-        The network with its best (or final) weights, in eval mode.
+        The network with its best (or final) weights, in eval mode, and the epochs those
+        weights were trained for (the early-stopped count: the best epoch with validation,
+        else every epoch run).
 
     Raises:
         TrainingInterrupted: a stop was requested; the epoch's checkpoint is written first.
@@ -102,9 +106,11 @@ def train_network(
         _checkpoint(network, optimizer, state, hooks)
         if any_host(hooks.collective, hooks.should_stop()):  # one host stopping stops all
             raise TrainingInterrupted(f"stop requested after epoch {state.epoch}")
+    epochs = state.epoch
     if validation is not None and state.best_model:
         network.load_state_dict(state.best_model)
-    return network.eval()
+        epochs = state.best_epoch or state.epoch
+    return network.eval(), epochs
 
 
 def predict_scaled(network: GapNetwork, inputs: NetworkInputs, device: torch.device) -> np.ndarray:
@@ -165,6 +171,7 @@ def _validate(
         state.best_score = metrics["mae"]
         state.bad_epochs = 0
         state.best_model = {k: v.detach().clone() for k, v in network.state_dict().items()}
+        state.best_epoch = state.epoch
     else:
         state.bad_epochs += 1
 
@@ -181,6 +188,7 @@ def _checkpoint(
         "best_score": state.best_score,
         "bad_epochs": state.bad_epochs,
         "best_model": state.best_model,
+        "best_epoch": state.best_epoch,
         "model": network.state_dict(),
         "optimizer": optimizer.state_dict(),
         "fingerprint": hooks.fingerprint,
@@ -219,4 +227,5 @@ def _resume(
         best_score=float(payload["best_score"]),
         bad_epochs=int(payload["bad_epochs"]),
         best_model=dict(payload["best_model"]),
+        best_epoch=int(payload.get("best_epoch", 0)),
     )

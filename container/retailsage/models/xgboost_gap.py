@@ -8,6 +8,7 @@ reader silently misreads 3.1+ models) and sets ``nthread=1`` for serving workers
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,6 +242,20 @@ class XGBoostGap:
             "objective": "binary:logistic",
         }
         return xgb.train(params, dtrain, num_boost_round=self.config.num_round)
+
+    def refit_config(self) -> XGBoostGapConfig:
+        """The config of a final refit on all the data: the rounds this fit settled on.
+
+        Returns:
+            This config with ``num_round`` = the booster's rounds (cut to the best round when
+            early stopping triggered) and early stopping off (the refit has no holdout).
+
+        Raises:
+            NotFittedError: before ``fit``/``load``.
+        """
+        _, booster = self._fitted()
+        rounds = max(1, booster.num_boosted_rounds())
+        return dataclasses.replace(self.config, num_round=rounds, early_stopping_rounds=0)
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Predict days to the next purchase, one row per input row.

@@ -45,6 +45,11 @@ class JobConfig:
         horizon_days: days after the cutoff that the holdout covers, in [1, 3650].
         snapshot_every_days: days between the as-of training snapshots (``target=asof``).
         snapshot_count: the most as-of training snapshots, the newest at cutoff - horizon.
+        refit_full: after the holdout fit is evaluated (metrics, baselines, quality gate),
+            refit the saved model on all the data (``target=asof`` with a temporal holdout:
+            snapshots up to the last day - horizon) for the rounds/epochs the holdout fit
+            early-stopped at; ``false`` saves the holdout model (newest snapshot at
+            cutoff - horizon).
         checkpoint_every: iterations between checkpoints for iterative learners (XGBoost
             rounds; the LSTM checkpoints every epoch), in [1, 100000].
     """
@@ -57,6 +62,7 @@ class JobConfig:
     target: GapTarget | None = None
     snapshot_every_days: int = 7
     snapshot_count: int = 30
+    refit_full: bool = True
 
     def __post_init__(self) -> None:
         """Range-check every field.

@@ -37,6 +37,7 @@ RESUME_NEUTRAL_KEYS = frozenset(
         "nthread",
         "num_threads",
         "device",
+        "refit_full",
     }
 )
 """Hyperparameters that may change between a job and the job resuming its checkpoints."""

@@ -6,9 +6,12 @@ days (:mod:`retailsage.features.asof`); with ``target=order_gap`` one row per or
 feature column of its target and ``gap_days``. Without a ``validation`` channel a temporal
 holdout is cut from ``train`` by ``eval_protocol``/``eval_cutoff``/``horizon_days``; the model
 is then fitted on the holdout's training side only, so the reported metrics are honest
-out-of-time figures. Metric names: ``validation:{mae,rmse,medae}``, for ``asof`` also
-``validation:{brier,roc_auc,past_date_share}``, and ``baseline:<name>:{mae,rmse,medae}`` with
-``<name>`` in :data:`ASOF_BASELINES` (``asof``) or ``median``/``customer_mean`` (P1/P2-cap).
+out-of-time figures; with ``refit_full`` (the default, ``target=asof``) the job then refits the
+saved model on snapshots of all the data (``PreparedData.refit_train``, the newest at the last
+day - horizon) for the iterations the holdout fit early-stopped at. Metric names:
+``validation:{mae,rmse,medae}``, for ``asof`` also ``validation:{brier,roc_auc,past_date_share}``,
+and ``baseline:<name>:{mae,rmse,medae}`` with ``<name>`` in :data:`ASOF_BASELINES` (``asof``)
+or ``median``/``customer_mean`` (P1/P2-cap).
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from retailsage.features.gap import (
     TARGET,
     gap_training_rows,
 )
-from retailsage.features.protocols import split_asof, temporal_holdout
+from retailsage.features.protocols import refit_asof_rows, split_asof, temporal_holdout
 from retailsage.models.base import ModelFamily
 from retailsage.train.channels import ChannelData, read_table, require_columns
 from retailsage.train.config import JobConfig
@@ -116,6 +119,26 @@ def gap_rows(channel: ChannelData) -> pd.DataFrame:
         if column in table.columns:
             table[column] = pd.to_datetime(table[column])
     return table
+
+
+def snapshot_window(rows: pd.DataFrame) -> dict[str, Any]:
+    """The as-of dates of training snapshot rows, for the report and the manifest.
+
+    Args:
+        rows: snapshot rows carrying ``as_of_date`` (possibly none).
+
+    Returns:
+        ``as_of_first``, ``as_of_last`` (ISO dates, ``None`` without rows), ``snapshots``
+        (distinct dates) and ``rows``.
+    """
+    dates = pd.to_datetime(rows[AS_OF_DATE]) if AS_OF_DATE in rows.columns else pd.Series([])
+    known = not dates.empty
+    return {
+        "as_of_first": str(dates.min().date()) if known else None,
+        "as_of_last": str(dates.max().date()) if known else None,
+        "snapshots": int(dates.nunique()),
+        "rows": len(rows),
+    }
 
 
 def _observed(rows: pd.DataFrame) -> pd.DataFrame:
@@ -211,7 +234,15 @@ class GapTask:
             description["snapshots"],
             len(split.test),
         )
-        data = PreparedData(split.train, split.test, split.test, description=description)
+        refit = None
+        if job.refit_full:
+            refit = refit_asof_rows(
+                clean, job.horizon_days, job.snapshot_every_days, job.snapshot_count
+            )
+            description["refit"] = snapshot_window(refit)
+        data = PreparedData(
+            split.train, split.test, split.test, description=description, refit_train=refit
+        )
         self._gaps = split.gaps
         return data
 

@@ -46,14 +46,26 @@ from retailsage.data.loader import load_transactions
 from retailsage.data.sources import discover_files
 from retailsage.features.asof import PURCHASED, RECENCY
 from retailsage.features.gap import AS_OF_DATE, ORDER_DATE, TARGET, build_orders
-from retailsage.features.protocols import default_cutoff, split_asof, temporal_holdout
+from retailsage.features.protocols import (
+    default_cutoff,
+    refit_asof_rows,
+    split_asof,
+    temporal_holdout,
+)
 from retailsage.models.base import ModelFamily, TrainingHooks
 from retailsage.train.channels import ChannelData, inspect_channel
 from retailsage.train.cluster import ClusterSpec
 from retailsage.train.config import ResolvedConfig
 from retailsage.train.environment import TrainingEnvironment
 from retailsage.train.fingerprint import job_fingerprint
-from retailsage.train.gap_task import PREDICTION, PROBABILITY, GapTask, asof_rows, gap_rows
+from retailsage.train.gap_task import (
+    PREDICTION,
+    PROBABILITY,
+    GapTask,
+    asof_rows,
+    gap_rows,
+    snapshot_window,
+)
 from retailsage.train.metrics import MetricWriter
 from retailsage.train.signals import StopFlag
 from retailsage.train.tasks import PreparedData
@@ -90,12 +102,17 @@ class MultiHostSteps:
         writer: prints metric lines (used on rank 0 only).
         fit: fits the family (``runner._fit``).
         finish: saves the model, evaluates and writes reports (``runner.finish_job``).
+        refit: refits the evaluated model on all the data (``runner.refit``).
     """
 
     stop: StopFlag
     writer: MetricWriter
     fit: Callable[[ResolvedConfig, PreparedData, TrainingHooks], ModelFamily]
     finish: Callable[..., None]
+    refit: Callable[
+        [ResolvedConfig, PreparedData, ModelFamily, TrainingHooks],
+        tuple[ModelFamily, dict[str, Any]],
+    ]
 
 
 def _quiet(name: str, value: float, step: int) -> None:
@@ -200,7 +217,20 @@ def _split_asof(
         cutoff=None if split.cutoff is None else str(split.cutoff.date()),
         gaps=split.gaps,
     )
-    return PreparedData(split.train, split.test, split.test, description=description)
+    refit = None
+    if job.refit_full:  # the same span on every host: the same refit snapshot dates
+        refit = refit_asof_rows(
+            lines,
+            job.horizon_days,
+            job.snapshot_every_days,
+            job.snapshot_count,
+            span=span,
+            require_rows=False,
+        )
+        description["refit"] = snapshot_window(refit)
+    return PreparedData(
+        split.train, split.test, split.test, description=description, refit_train=refit
+    )
 
 
 def any_validation(group: Collective, held_out: pd.DataFrame | None) -> bool:
@@ -366,6 +396,19 @@ def _gather_asof(model: ModelFamily, data: PreparedData, group: Collective) -> P
     )
 
 
+def _refit_window(rows: pd.DataFrame, group: Collective) -> dict[str, Any]:
+    """The refit's snapshot window over every host: row total, first/last date (collective)."""
+    dates = pd.to_datetime(rows[AS_OF_DATE]) if AS_OF_DATE in rows.columns else pd.Series([])
+    first = float(global_min(group, [_seconds(dates, pd.Series.min, np.inf)])[0])
+    last = float(global_max(group, [_seconds(dates, pd.Series.max, -np.inf)])[0])
+    total = int(global_sum(group, [float(len(rows))])[0])
+    window: dict[str, Any] = {"rows": total}
+    if np.isfinite(first) and np.isfinite(last):
+        window["as_of_first"] = str(pd.Timestamp(int(first), unit="s").date())
+        window["as_of_last"] = str(pd.Timestamp(int(last), unit="s").date())
+    return window
+
+
 class GatheredPredictions:
     """Stands in for the model at evaluation: returns predictions gathered from every host.
 
@@ -461,7 +504,13 @@ def run_multi_host(
         )
         model = steps.fit(config, data, hooks)
         fitted = time.monotonic()
-        gathered = _gather_evaluation(model, data, group)
+        gathered = _gather_evaluation(model, data, group)  # the holdout model's metrics
+        final, training, reference = model, None, data.train
+        if data.refit_train is not None:  # every host refits, in the same group
+            final, training = steps.refit(config, data, model, hooks)
+            reference = data.refit_train
+            training.update(_refit_window(data.refit_train, group))
+        refitted = time.monotonic()
     if not root:
         logger.info("host %s finished its part; rank 0 writes the model", cluster.current_host)
         return
@@ -472,14 +521,19 @@ def run_multi_host(
     }
     gaps = description.pop("gaps", None)
     timings = {"prepare": prepared - started, "fit": fitted - prepared}
+    if training is not None:
+        timings["refit"] = refitted - fitted
+        skipped = ("refit_full", "iterations")
+        description["refit"] = {k: v for k, v in training.items() if k not in skipped}
     steps.finish(
         environment,
         config,
         GapTask(gaps=gaps),
-        (model, replace(gathered, description=description)),
+        (final, replace(gathered, description=description)),
         steps.writer,
         timings,
         predictor=cast(ModelFamily, GatheredPredictions()),
         checkpoints={"fingerprint": fingerprint, "notes": hooks.notes},
-        reference_rows=data.train,  # this host's rows: the drift reference is a distribution
+        reference_rows=reference,  # this host's rows: the drift reference is a distribution
+        training=training,
     )

@@ -14,6 +14,7 @@ and the others log that and exit 0 (see docs/training.md).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import os
 import time
@@ -22,11 +23,11 @@ from typing import Any, TextIO
 
 import pandas as pd
 
-from retailsage.core.errors import DataError
+from retailsage.core.errors import AlgorithmError, DataError
 from retailsage.core.paths import SageMakerPaths
 from retailsage.evaluation.drift import write_reference
-from retailsage.models.artifacts import save_model
-from retailsage.models.base import ModelFamily, TrainingHooks, TrainingInterrupted
+from retailsage.models.artifacts import record_training, save_model
+from retailsage.models.base import ModelFamily, Refittable, TrainingHooks, TrainingInterrupted
 from retailsage.train.channels import ChannelData, inspect_channel
 from retailsage.train.cluster import read_cluster
 from retailsage.train.config import ResolvedConfig, resolve_config
@@ -45,6 +46,8 @@ logger = logging.getLogger(__name__)
 
 TRAIN_CHANNEL = "train"
 VALIDATION_CHANNEL = "validation"
+REFIT_CHECKPOINTS = "refit"
+"""Subdirectory of the checkpoint dir that holds the final refit's checkpoints."""
 
 
 def _channels(environment: TrainingEnvironment) -> tuple[ChannelData, ChannelData | None]:
@@ -84,6 +87,66 @@ def _fit(
             f"{exc}. Checkpoints are in {hooks.checkpoint_dir}; a job started with the same "
             "checkpoint directory, data and hyperparameters resumes from the newest one"
         ) from exc
+
+
+def refit(
+    config: ResolvedConfig, data: PreparedData, model: ModelFamily, hooks: TrainingHooks
+) -> tuple[ModelFamily, dict[str, Any]]:
+    """Refit the family on ``data.refit_train`` for the iterations the holdout fit settled on.
+
+    The holdout model (``model``) keeps producing the metrics; the refit is the one saved and
+    deployed. It has no validation set: ``model.refit_config()`` fixes the XGBoost rounds /
+    LSTM epochs to the early-stopped count. Its checkpoints go to ``<checkpoint dir>/refit``
+    with a fingerprint of the job's and the refit config, so a resumed job first resumes the
+    holdout fit (from the checkpoint dir itself), then the refit. On a multi-host job every
+    host calls this with its own rows and the same collective.
+
+    Args:
+        config: the resolved hyperparameters.
+        data: the prepared data; ``refit_train`` must be set.
+        model: the fitted holdout model (a gap family with ``refit_config``).
+        hooks: the holdout fit's hooks (collective, stop flag, metric sink, checkpoint dir).
+
+    Returns:
+        The refitted model and what the manifest/report record about its training
+        (``refit_full``, ``iterations`` and the snapshot window).
+
+    Raises:
+        TrainingInterrupted: a stop was requested during the refit (after a checkpoint).
+        AlgorithmError: no refit rows, or a family without ``refit_config``.
+    """
+    if data.refit_train is None or not isinstance(model, Refittable):
+        raise AlgorithmError(f"{config.job.model_type} has no refit rows or cannot be refitted")
+    refit_config = model.refit_config()
+    rounds: Any = getattr(refit_config, "num_round", 0) or getattr(refit_config, "epochs", 0)
+    iterations = int(rounds)
+    fingerprint = hooks.fingerprint
+    if fingerprint is not None:  # the job's data and config, and the refit's length
+        payload = f"{fingerprint}|refit|{iterations}".encode()
+        fingerprint = hashlib.sha256(payload).hexdigest()
+    directory = hooks.checkpoint_dir
+    refit_hooks = dataclasses.replace(
+        hooks,
+        checkpoint_dir=None if directory is None else directory / REFIT_CHECKPOINTS,
+        fingerprint=fingerprint,
+    )
+    logger.info("refitting on all the data for %d iterations", iterations)
+    resolved = dataclasses.replace(config, family_config=refit_config)
+    before = len(hooks.notes)
+    try:
+        final = _fit(
+            resolved,
+            dataclasses.replace(data, train=data.refit_train, validation=None),
+            refit_hooks,
+        )
+    finally:  # the refit's checkpoint notes, told apart from the holdout fit's
+        hooks.notes[before:] = [f"refit: {note}" for note in refit_hooks.notes[before:]]
+    training = {
+        "refit_full": True,
+        "iterations": iterations,
+        **data.description.get("refit", {}),
+    }
+    return final, training
 
 
 def _report(
@@ -134,6 +197,7 @@ def finish_job(
     predictor: ModelFamily | None = None,
     checkpoints: dict[str, Any] | None = None,
     reference_rows: pd.DataFrame | None = None,
+    training: dict[str, Any] | None = None,
 ) -> None:
     """Save the model, evaluate it and write the metrics and the report (one host only).
 
@@ -150,6 +214,9 @@ def finish_job(
         reference_rows: the ``train`` frame the drift reference is taken from (``data.train``
             when omitted; a multi-host job passes the first host's own training rows); the
             family's ``drift_inputs`` hook narrows it to the rows it fitted on.
+        training: what the saved model was fitted on (``refit``'s record), written to the
+            manifest and the report under ``training``; ``None``: the evaluated model itself
+            (``refit_full`` false or not applicable).
     """
     model, data = fitted
     started = time.monotonic()
@@ -161,6 +228,8 @@ def finish_job(
             model, data.train if reference_rows is None else reference_rows
         )
         manifest = write_reference(staging, rows, model.input_columns, ignored)
+        training = training or {"refit_full": False}
+        manifest = record_training(staging, training)
         evaluation = task.evaluate(predictor or model, data, paths.output_data_dir, manifest)
         evaluation.metrics.update(gate_metrics(evaluation.metrics))
         writer.write_all(evaluation.metrics)
@@ -168,6 +237,7 @@ def finish_job(
         timings["evaluate"] = time.monotonic() - started
         report = _report(environment, config, evaluation, timings)
         report["checkpoints"] = checkpoints or {}
+        report["training"] = training
         write_report(paths.output_data_dir, report)
         publish(staging, paths.model_dir)
     logger.info("training finished: model in %s", paths.model_dir)
@@ -198,7 +268,9 @@ def run_job(
         cluster = read_cluster(
             environment.hosts, environment.current_host, environment.paths, env or os.environ
         )
-        run_multi_host(environment, cluster, config, MultiHostSteps(stop, writer, _fit, finish_job))
+        run_multi_host(
+            environment, cluster, config, MultiHostSteps(stop, writer, _fit, finish_job, refit)
+        )
         return
     if not environment.is_master:
         logger.info(
@@ -228,7 +300,26 @@ def run_job(
     model = _fit(config, data, hooks)
     timings = {"prepare": prepared - started, "fit": time.monotonic() - prepared}
     checkpoints = {"fingerprint": fingerprint, "notes": hooks.notes}
-    finish_job(environment, config, task, (model, data), writer, timings, checkpoints=checkpoints)
+    if data.refit_train is None:
+        finish_job(
+            environment, config, task, (model, data), writer, timings, checkpoints=checkpoints
+        )
+        return
+    fitted = time.monotonic()
+    final, training = refit(config, data, model, hooks)
+    timings["refit"] = time.monotonic() - fitted
+    finish_job(
+        environment,
+        config,
+        task,
+        (final, data),
+        writer,
+        timings,
+        predictor=model,  # the metrics are the holdout model's
+        checkpoints=checkpoints,
+        reference_rows=data.refit_train,
+        training=training,
+    )
 
 
 def main(

@@ -30,6 +30,9 @@ class PreparedData:
         evaluation: rows the final metrics are computed on.
         labels: ground-truth anomaly labels aligned with ``evaluation`` (anomaly task only).
         description: how the data was obtained, for ``report.json``.
+        refit_train: rows of the final refit on all the data (``refit_full``: as-of snapshots
+            up to the last day - horizon, after the holdout fit was evaluated); ``None``: the
+            holdout model is the one saved.
     """
 
     train: pd.DataFrame
@@ -37,6 +40,7 @@ class PreparedData:
     evaluation: pd.DataFrame
     labels: pd.Series | None = None
     description: dict[str, Any] = field(default_factory=dict)
+    refit_train: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)

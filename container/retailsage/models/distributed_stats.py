@@ -17,6 +17,7 @@ import pandas as pd
 
 from retailsage.core.collective import (
     Collective,
+    allgather_array,
     allgather_json,
     any_host,
     global_max,
@@ -182,3 +183,25 @@ def require_same(value: float, collective: Collective, what: str) -> None:
             "start from the same checkpoint directory content (SageMaker copies the checkpoint "
             "S3 prefix to every host)"
         )
+
+
+def weighted_median(values: np.ndarray, weights: np.ndarray, collective: Collective) -> float:
+    """The lower weighted median over every host's rows: an actual value of ``values``.
+
+    Args:
+        values: this host's values.
+        weights: their non-negative weights.
+        collective: the training hosts (a single host by default).
+
+    Returns:
+        The smallest value whose cumulative weight reaches half the total (0.0 without rows).
+    """
+    pairs = np.column_stack([values, weights]).astype(np.float64).reshape(-1, 2)
+    if is_distributed(collective):
+        pairs = allgather_array(collective, pairs)
+    if len(pairs) == 0:
+        return 0.0
+    order = np.argsort(pairs[:, 0], kind="stable")
+    cumulative = np.cumsum(pairs[order, 1])
+    index = int(np.searchsorted(cumulative, 0.5 * cumulative[-1], side="left"))
+    return float(pairs[order[min(index, len(order) - 1)], 0])

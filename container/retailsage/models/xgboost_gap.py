@@ -30,6 +30,7 @@ from retailsage.models.distributed_stats import (
     newest_order,
     shared_validation,
     total,
+    weighted_median,
 )
 from retailsage.models.gap_common import (
     GAP_OUTPUT_COLUMNS,
@@ -206,8 +207,16 @@ class XGBoostGap:
         elif validation is not None:
             validation = observed_rows(validation)
         dval = None if validation is None else self._dmatrix(spec, validation, with_label=True)
+        params = self.config.booster_params(total_weight, asof=RECENCY in train.columns)
+        if self.config.objective == "reg:absoluteerror":
+            # start at the weighted median as an exact label value: over half of the capped
+            # as-of targets sit at H, and xgboost's own estimate can land a float step above
+            # it (60.0000004 on the real file's full-data refit); every L1 gradient is then +1,
+            # no split carries signal and the model predicted H for every customer
+            label_weights = weights if weights is not None else np.ones(len(train))
+            params["base_score"] = weighted_median(dtrain.get_label(), label_weights, hosts)
         self.booster_ = train_booster(
-            self.config.booster_params(total_weight, asof=RECENCY in train.columns),
+            params,
             dtrain,
             dval,
             num_round=self.config.num_round,

@@ -97,8 +97,8 @@ def refit(
     The holdout model (``model``) keeps producing the metrics; the refit is the one saved and
     deployed. It has no validation set: ``model.refit_config()`` fixes the XGBoost rounds /
     LSTM epochs to the early-stopped count. Its checkpoints go to ``<checkpoint dir>/refit``
-    with a fingerprint of the job's and the refit config, so a resumed job first resumes the
-    holdout fit (from the checkpoint dir itself), then the refit. On a multi-host job every
+    with a fingerprint of the job's fingerprint and that count, so a resumed job first resumes
+    the holdout fit (from the checkpoint dir itself), then the refit. On a multi-host job every
     host calls this with its own rows and the same collective.
 
     Args:

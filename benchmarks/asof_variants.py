@@ -18,6 +18,7 @@ customers with history before ``D`` as of ``D`` (truth: days to the first purcha
 * ``halflife30`` / ``halflife120`` / ``halflife0``: ``recency_halflife_days``.
 * ``huber`` / ``squared``: ``reg:pseudohubererror`` (``huber_slope`` 5; xgboost 3.1 warns that it
   ignores that key, so the slope is its default 1) / ``reg:squarederror``.
+* ``rounds300`` / ``rounds600``: ``num_round`` (default 150).
 * ``depth4`` / ``depth8``: ``max_depth``.
 
 ``--inner-search N`` instead chooses hyperparameters by an inner temporal validation (no look at
@@ -60,6 +61,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "halflife0": {"config": {"recency_halflife_days": 0.0}},
     "huber": {"config": {"objective": "reg:pseudohubererror", "huber_slope": 5.0}},
     "squared": {"config": {"objective": "reg:squarederror"}},
+    "rounds300": {"config": {"num_round": 300}},
+    "rounds600": {"config": {"num_round": 600}},
     "depth4": {"config": {"max_depth": 4}},
     "depth8": {"config": {"max_depth": 8}},
 }

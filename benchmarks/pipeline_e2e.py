@@ -75,9 +75,10 @@ def main() -> int:
             RunOptions(model_type=args.model_type, data=args.data, run_id="bench-online-retail")
         )
         _report(f"target: {args.data.name}", target)
+    goal = 120 if args.model_type == "pca_kmeans" else 60
     print(
         f"\nend to end, real data ({args.model_type}): setup {setup:.1f} s + execution "
-        f"{target.wall_s:.1f} s = {setup + target.wall_s:.1f} s (goal <= 60 s)"
+        f"{target.wall_s:.1f} s = {setup + target.wall_s:.1f} s (goal <= {goal} s)"
     )
     return 0 if (baseline is None or baseline.succeeded) and target.succeeded else 1
 

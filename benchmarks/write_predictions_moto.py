@@ -4,9 +4,14 @@ Writes N anomaly-shaped items (the pca_kmeans write-back: 12 attributes per scor
 lambdas.write_predictions.dynamo.batch_write into a moto table, twice in the same run:
 
   * baseline: unpatched moto 5.2.5 and a client with botocore's parameter validation on
-    (the write path before this change);
-  * current: moto with retailsage's Item size patch (moto_patches.patched_moto) and the
-    writer's client (validate_parameters=False), as `retailsage pipeline run` does.
+    (the write path before the moto patches);
+  * current: moto with retailsage's patches (moto_patches.patched_moto: the Item size check
+    once per item, BatchWriteItem bodies taken as json.loads gives them when moto's parser
+    would not change them) and the writer's client (validate_parameters=False), as
+    `retailsage pipeline run` does.
+
+Both use the writer's own item serializer (dynamo.put_requests), so its speed-up is not in
+the ratio.
 
 It prints the time per chunk as the table grows (a cost that grows with the table would show
 here) and items per second; both runs store the same items (checked at the end).

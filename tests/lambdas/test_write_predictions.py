@@ -1,3 +1,4 @@
+import decimal
 import json
 from decimal import Decimal
 
@@ -12,7 +13,7 @@ from lambdas.common.errors import (
 )
 from lambdas.common.events import WritePredictionsEvent
 from lambdas.common.settings import WriteSettings
-from lambdas.write_predictions.dynamo import batch_write
+from lambdas.write_predictions.dynamo import batch_write, put_requests
 from lambdas.write_predictions.handler import lambda_handler
 from lambdas.write_predictions.records import RUN_MARKER_PARTITION
 from lambdas.write_predictions.writer import write_predictions
@@ -272,3 +273,38 @@ def test_writer_client_skips_client_checks_but_the_service_still_refuses(aws):
     with pytest.raises(WriteFailed, match="ValidationException"):
         batch_write(unchecked, TABLE, [{"customer_id": "x", "v": Decimal("1")}])
     assert len(items(aws)) == 3
+
+
+def test_put_requests_type_values_exactly_as_boto3_does():
+    from boto3.dynamodb.types import TypeSerializer
+
+    item = {
+        "s": "é",
+        "flag": True,
+        "off": False,
+        "n": Decimal("-0.000123"),
+        "e": Decimal("1E+5"),
+        "wide": Decimal("123456789012345678901234567890.12345678"),
+        "i": 7,
+        "none": None,
+        "blob": b"x",
+        "list": [Decimal(1), "a", None],
+        "map": {"k": Decimal("2.5")},
+        "set": {"a", "b"},
+    }
+    expected = {name: TypeSerializer().serialize(value) for name, value in item.items()}
+    assert put_requests([item]) == [{"PutRequest": {"Item": expected}}]
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        (Decimal("NaN"), TypeError),
+        (Decimal("Infinity"), TypeError),
+        (Decimal("1" * 39), decimal.Inexact),
+        (1.5, TypeError),
+    ],
+)
+def test_put_requests_refuse_what_dynamodb_cannot_store(value, error):
+    with pytest.raises(error):
+        put_requests([{"x": value}])

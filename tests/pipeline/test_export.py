@@ -73,7 +73,12 @@ def test_export_writes_parquet_csv_and_meta_read_back_by_show(
     result = export_run(ITEMS, run_id="r1", complete=True, run_dir=tmp_path / "r1")
     assert result.rows == 2
     assert pd.read_parquet(result.parquet)["prediction_key"].tolist() == [f"{RUN}#1", f"{RUN}#2"]
-    assert len(pd.read_csv(result.csv)) == 2
+    parquet = pd.read_parquet(result.parquet)
+    csv = pd.read_csv(result.csv, dtype={"customer_id": str, "InvoiceNo": str})
+    assert csv.columns.tolist() == parquet.columns.tolist()
+    for column in ("customer_id", "prediction_key", "anomaly_score", "is_anomaly", "InvoiceNo"):
+        assert csv[column].tolist() == parquet[column].tolist(), column
+    assert csv["note"].isna().all()
     assert json.loads((tmp_path / "r1" / META_FILE).read_text())["complete"] is True
     assert any("12346" in line for line in result.preview)
     run = read_run(tmp_path, "r1")
@@ -207,3 +212,11 @@ def test_watcher_backs_off_while_nothing_happens_and_resets_on_news(
     assert described == {"status": "SUCCEEDED"}
     assert seen == [{"type": "TaskStateEntered"}]
     assert sleeps == [0.4, 0.8, 1.0, 1.0, 0.2, 0.4, 0.8]
+
+
+def test_csv_export_quotes_what_needs_it(tmp_path: Path) -> None:
+    awkward = {**ITEMS[0], "InvoiceNo": {"S": 'C536, "x"\nnext'}}
+    result = export_run([awkward], run_id="r1", complete=True, run_dir=tmp_path / "r1")
+    back = pd.read_csv(result.csv, dtype=str)
+    assert back["InvoiceNo"].tolist() == ['C536, "x"\nnext']
+    assert back["customer_id"].tolist() == ["12347"]

@@ -428,6 +428,15 @@ def _stored_after_writes(patched: bool) -> tuple[list[Any], list[str]]:
             client.batch_write_item(
                 RequestItems={"t": [{"PutRequest": {"Item": r}} for r in chunk]}
             )
+        binary = [  # moto's parser decodes these from base64: the fast path must hand them over
+            {
+                "PutRequest": {
+                    "Item": {"pk": {"S": "b"}, "sk": {"S": "blob"}, "raw": {"B": b"\x00x"}}
+                }
+            },
+            {"PutRequest": {"Item": {"pk": {"S": "b"}, "sk": {"S": "set"}, "raw": {"BS": [b"y"]}}}},
+        ]
+        client.batch_write_item(RequestItems={"t": binary})
         client.put_item(TableName="t", Item={**rows[0], "score": {"N": "-1.5"}})
         client.update_item(
             TableName="t",
@@ -464,7 +473,8 @@ def test_item_size_patch_stores_and_refuses_exactly_like_moto() -> None:
     patched = _stored_after_writes(patched=True)
     assert patched == unpatched
     items, errors = patched
-    assert len(items) == 61 and any("extra" in item for item in items)
+    assert len(items) == 63 and any("extra" in item for item in items)
+    assert {"B": b"\x00x"} in [item.get("raw") for item in items]
     # the boundary really is exercised: under passes, over fails with moto's own error
     assert errors[0] == "ok" and errors[1] == "ok"
     assert errors[2].startswith("ValidationException") and "size" in errors[2]
@@ -485,3 +495,73 @@ def test_item_size_patch_targets_the_init_it_replaces() -> None:
     with patched_moto(RecordingInvoker(), ThreadedLauncher()):
         assert Item.__init__ is not before
     assert Item.__init__ is before
+
+
+def _motos_parse(body: bytes) -> Any:
+    """What moto's own shape-driven parser makes of a BatchWriteItem body."""
+    from moto.core.parse import JSONParser
+    from moto.core.utils import get_service_model
+
+    operation = get_service_model("dynamodb").operation_model("BatchWriteItem")
+    return JSONParser(operation, map_type=dict).parse({"body": body})
+
+
+_PLAIN = {
+    "RequestItems": {
+        "t": [
+            {"PutRequest": {"Item": {"pk": {"S": "a"}, "n": {"N": "1.5"}, "b": {"BOOL": False}}}},
+            {"PutRequest": {"Item": {"pk": {"S": "é"}, "z": {"NULL": True}, "s": {"SS": ["x"]}}}},
+            {"PutRequest": {"Item": {"pk": {"S": "c"}, "m": {"M": {"l": {"L": [{"NS": ["1"]}]}}}}}},
+            {"DeleteRequest": {"Key": {"pk": {"S": "d"}}}},
+        ],
+        "u": [{"PutRequest": {"Item": {"pk": {"S": "e"}}}}],
+    },
+    "ReturnConsumedCapacity": "TOTAL",
+}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _PLAIN,
+        {"RequestItems": {"t": [{"PutRequest": {"Item": {"pk": {"B": "AAE="}}}}]}},
+        {"RequestItems": {"t": [{"PutRequest": {"Item": {"m": {"M": {"x": {"BS": ["AA=="]}}}}}}]}},
+        {"RequestItems": {"t": [{"PutRequest": {"Item": {"pk": {"S": None}}}}]}},
+        {"RequestItems": {"t": [{"PutRequest": {"Item": {"pk": {"S": "a"}}}, "Other": {}}]}},
+        {"RequestItems": {"t": [{"PutRequest": {"Item": {"pk": {"S": "a"}, "q": {}}}}]}},
+        {"RequestItems": {"t": []}, "Unknown": "x"},
+        {"RequestItems": {"t": [{"PutRequest": {"Item": {"pk": {"S": "a"}}}}]}, "X": None},
+        {"RequestItems": None},
+    ],
+    ids=[
+        "plain",
+        "blob",
+        "nested-blob-set",
+        "null",
+        "extra-request",
+        "empty-value",
+        "unknown",
+        "null-member",
+        "null-items",
+    ],
+)
+def test_batch_write_fast_parse_equals_motos_parser_or_defers(body: dict[str, Any]) -> None:
+    raw = json.dumps(body).encode()
+    fast = moto_patches.plain_batch_write(raw)
+    if body is _PLAIN:
+        assert fast == _motos_parse(raw) == body
+    else:  # anything moto's parser would change goes to moto's parser
+        assert fast is None
+    assert moto_patches.plain_batch_write(b"{not json") is None
+
+
+def test_batch_write_fast_parse_targets_the_parser_it_bypasses() -> None:
+    from moto.core.responses import BaseResponse
+    from moto.dynamodb.responses import DynamoHandler
+
+    assert "parse_parameters" not in DynamoHandler.__dict__
+    assert "self.params = " in inspect.getsource(BaseResponse.parse_parameters)
+    assert 'self.body = getattr(self, "params", {})' in inspect.getsource(DynamoHandler.call_action)
+    with patched_moto(RecordingInvoker(), ThreadedLauncher()):
+        assert "parse_parameters" in DynamoHandler.__dict__
+    assert "parse_parameters" not in DynamoHandler.__dict__

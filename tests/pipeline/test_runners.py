@@ -71,6 +71,23 @@ def test_join_with_input_follows_sagemaker(
 def test_join_with_input_rejects_non_object_json() -> None:
     with pytest.raises(UserError, match="JSON object"):
         join_with_input(b"[1, 2]", b"{}", "application/jsonlines")
+    with pytest.raises(UserError, match="JSON object"):
+        join_with_input(b'{"a": }', b'{"error": "bad line"}', "application/jsonlines")
+
+
+@pytest.mark.parametrize(
+    ("record", "prediction"),
+    [
+        (b'{"CustomerID": 7, "d": "a,}{\\"b"}', b'{"predicted_gap_days": 3.5}'),
+        (b"  {}  ", b'{"p": 1}'),
+        (b'{ "x" : [1, {"y": null}] }', b' {"p": [0.5, 2]} '),
+        (b'{"SageMakerOutput": 1, "k": 2}', b'{"p": 1}'),
+        (b'{"k": 2}', b'{"error": "bad line 1", "p": null}'),
+    ],
+)
+def test_join_with_input_bytes_equal_a_parsed_join(record: bytes, prediction: bytes) -> None:
+    expected = {**json.loads(record), "SageMakerOutput": json.loads(prediction)}
+    assert json.loads(join_with_input(record, prediction, "application/jsonlines")) == expected
 
 
 def _event(kind: str, name: str, second: int) -> dict[str, object]:

@@ -17,7 +17,12 @@ the ``.sync`` SageMaker integrations the pipeline uses. These hooks fix that:
 7. a DynamoDB ``Item`` checks its 400 KB size limit once, on the whole item, instead of
    re-sizing every attribute already set for each attribute it adds (moto's
    ``LimitedSizeDict.__setitem__`` is quadratic in the attribute count: a third of the write
-   step's time on the 536k-item anomaly run). Same limit, same error, same stored item.
+   step's time on the 536k-item anomaly run). Same limit, same error, same stored item;
+8. a DynamoDB ``BatchWriteItem`` request whose attribute values need no conversion (no binary
+   ``B``/``BS`` values, no nulls or unknown members) is taken as ``json.loads`` gives it, which
+   is exactly what moto's shape-driven parser returns for such a request, at a fraction of the
+   cost (that parser visits every attribute of every item in Python: a quarter of the write
+   step's time). Any other request goes through moto's parser unchanged.
 
 :func:`stored_items` is not a patch but reads moto's DynamoDB storage directly: every moto
 Scan/Query page sorts and walks the whole table, so paging through a 536k-item run costs
@@ -368,6 +373,92 @@ def _item_init_sized_once() -> Callable[..., None]:
 ITEM_SIZE_LIMIT = 405000
 """moto's item size limit in bytes (``LimitedSizeDict.__setitem__``)."""
 
+_BATCH_WRITE_MEMBERS = frozenset(
+    {"RequestItems", "ReturnConsumedCapacity", "ReturnItemCollectionMetrics"}
+)
+_PLAIN_SCALARS: dict[str, type] = {"S": str, "N": str, "BOOL": bool, "NULL": bool}
+_PLAIN_SETS = frozenset({"SS", "NS"})
+
+
+def _batch_write_parsed_as_json(original: Callable[..., None]) -> Callable[..., None]:
+    """Wrap moto's ``parse_parameters`` with a direct path for plain ``BatchWriteItem`` bodies."""
+
+    def parse_parameters(self: Any, request: Any) -> None:
+        if self._get_action() == "BatchWriteItem":
+            params = plain_batch_write(request.data)
+            if params is not None:
+                self.params = params
+                return
+        original(self, request)
+
+    return parse_parameters
+
+
+def plain_batch_write(body: bytes) -> dict[str, Any] | None:
+    """Parse a ``BatchWriteItem`` body when moto's shape-driven parser would not change it.
+
+    moto's JSON parser converts base64 ``B``/``BS`` values to bytes, drops null and unknown
+    members and otherwise returns the ``json.loads`` result: for a body made only of known
+    members with non-null values and ``S``/``N``/``BOOL``/``NULL``/``SS``/``NS``/``M``/``L``
+    attribute values, the two are equal.
+
+    Args:
+        body: the raw request body.
+
+    Returns:
+        The parsed request, or ``None`` when it needs moto's parser.
+    """
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(document, dict) or not set(document) <= _BATCH_WRITE_MEMBERS:
+        return None
+    tables = document.get("RequestItems")
+    if not isinstance(tables, dict) or any(
+        not isinstance(value, str) for name, value in document.items() if name != "RequestItems"
+    ):
+        return None
+    for requests in tables.values():
+        if not isinstance(requests, list) or not all(_plain_write(r) for r in requests):
+            return None
+    return document
+
+
+def _plain_write(request: Any) -> bool:
+    """Whether one ``WriteRequest`` holds only plain attribute values."""
+    if not isinstance(request, dict) or len(request) != 1:
+        return False
+    ((kind, body),) = request.items()
+    member = {"PutRequest": "Item", "DeleteRequest": "Key"}.get(kind)
+    if member is None or not isinstance(body, dict) or set(body) != {member}:
+        return False
+    return _plain_map(body[member])
+
+
+def _plain_map(attributes: Any) -> bool:
+    """Whether a map of attribute values holds only plain ones."""
+    return isinstance(attributes, dict) and all(
+        isinstance(name, str) and _plain_value(value) for name, value in attributes.items()
+    )
+
+
+def _plain_value(value: Any) -> bool:
+    """Whether one ``AttributeValue`` needs no conversion by moto's parser."""
+    if not isinstance(value, dict) or len(value) != 1:
+        return False
+    ((kind, content),) = value.items()
+    scalar = _PLAIN_SCALARS.get(kind)
+    if scalar is not None:
+        return isinstance(content, scalar)
+    if kind in _PLAIN_SETS:
+        return isinstance(content, list) and all(isinstance(v, str) for v in content)
+    if kind == "M":
+        return _plain_map(content)
+    if kind == "L":
+        return isinstance(content, list) and all(_plain_value(v) for v in content)
+    return False
+
 
 def _launching(
     original: Callable[..., Any], start: Callable[[Any, Any], None]
@@ -433,6 +524,7 @@ def patched_moto(invoker: LambdaInvoker, launcher: JobLauncher) -> Iterator[None
     check_moto_version()
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodb.responses import DynamoHandler
     from moto.sagemaker.models import SageMakerModelBackend
     from moto.sagemaker.responses import SageMakerResponse
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
@@ -462,6 +554,11 @@ def patched_moto(invoker: LambdaInvoker, launcher: JobLauncher) -> Iterator[None
     replacements: list[tuple[Any, str, Any]] = [
         (LambdaSimpleBackend, "invoke", _lambda_invoke(invoker)),
         (Item, "__init__", _item_init_sized_once()),
+        (
+            DynamoHandler,
+            "parse_parameters",
+            _batch_write_parsed_as_json(DynamoHandler.parse_parameters),
+        ),
         (state_fail, "CustomErrorName", _fail_state_error_name()),
         (
             distributed.DistributedIterationComponent,

@@ -106,10 +106,10 @@ def extract(event: ExtractEvent, settings: ExtractSettings, s3: Any) -> ExtractR
     name = run_name(settings.job_prefix, event.execution_name)
     run_prefix = f"{settings.runs_prefix}{name}/"
     spec = FeaturizeSpec(request.model_type, request.as_of, *settings.featurize_sizes)
-    mode = featurize_mode(request, settings, s3)
+    mode, files = featurize_mode(request, settings, s3)
     if mode == PROCESSING:
         logger.info("input of %s: featurizing in a Processing job", request.source_prefix)
-        return _result(name, request, params, settings, run_prefix, spec=spec)
+        return _result(name, request, params, settings, run_prefix, files=files, spec=spec)
     with tempfile.TemporaryDirectory(prefix="extract-") as workdir:
         raw, files = read_transactions(s3, settings, request.source_prefix, Path(workdir))
     try:
@@ -134,7 +134,7 @@ def extract(event: ExtractEvent, settings: ExtractSettings, s3: Any) -> ExtractR
     return _result(name, request, params, settings, run_prefix, files=files, built=built)
 
 
-def featurize_mode(request: PipelineInput, settings: ExtractSettings, s3: Any) -> str:
+def featurize_mode(request: PipelineInput, settings: ExtractSettings, s3: Any) -> tuple[str, int]:
     """Decide where this run featurizes: :data:`LAMBDA` or :data:`PROCESSING`.
 
     ``auto`` (the default) featurizes in the Lambda unless the source files together exceed
@@ -146,7 +146,7 @@ def featurize_mode(request: PipelineInput, settings: ExtractSettings, s3: Any) -
         s3: an S3 client (only lists the source prefix).
 
     Returns:
-        The mode.
+        The mode and the number of source files.
 
     Raises:
         InvalidInput: the prefix is outside the raw prefix.
@@ -158,8 +158,9 @@ def featurize_mode(request: PipelineInput, settings: ExtractSettings, s3: Any) -
         )
     sizes = source_sizes(s3, settings.bucket, request.source_prefix)
     if request.featurize != "auto":
-        return request.featurize
-    return PROCESSING if sum(sizes.values()) > settings.lambda_max_input_bytes else LAMBDA
+        return request.featurize, len(sizes)
+    too_large = sum(sizes.values()) > settings.lambda_max_input_bytes
+    return (PROCESSING if too_large else LAMBDA), len(sizes)
 
 
 def processing_arguments(spec: FeaturizeSpec) -> list[str]:
@@ -194,11 +195,14 @@ def _result(
     settings: ExtractSettings,
     run_prefix: str,
     *,
-    files: int = -1,
+    files: int,
     built: Featurized | None = None,
     spec: FeaturizeSpec | None = None,
 ) -> ExtractResult:
-    """Assemble the result: of a Lambda featurization (``built``) or a planned job (``spec``)."""
+    """Assemble the result: of a Lambda featurization (``built``) or a planned job (``spec``).
+
+    ``files`` is the number of source files under the prefix.
+    """
     predictions_prefix = f"{run_prefix}predictions/"
     return ExtractResult(
         run_name=name,

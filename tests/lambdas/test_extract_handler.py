@@ -222,6 +222,7 @@ def test_extract_plans_a_processing_job_without_reading_the_data(
     assert result["featurize"] == "processing"
     assert result["source_uri"] == f"s3://{BUCKET}/raw/big/"
     assert result["train_rows"] == result["scoring_rows"] == result["scoring_objects"] == -1
+    assert result["source_files"] == 1
     instances = "1" if how == "forced" else "3"
     assert result["featurize_arguments"] == [
         "featurize",

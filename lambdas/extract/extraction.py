@@ -109,7 +109,7 @@ def extract(event: ExtractEvent, settings: ExtractSettings, s3: Any) -> ExtractR
     mode, files = featurize_mode(request, settings, s3)
     if mode == PROCESSING:
         logger.info("input of %s: featurizing in a Processing job", request.source_prefix)
-        return _result(name, request, params, settings, run_prefix, files=files, spec=spec)
+        return _result(name, request, params, settings, (files, spec))
     with tempfile.TemporaryDirectory(prefix="extract-") as workdir:
         raw, files = read_transactions(s3, settings, request.source_prefix, Path(workdir))
     try:
@@ -131,7 +131,7 @@ def extract(event: ExtractEvent, settings: ExtractSettings, s3: Any) -> ExtractR
         built.scoring_rows,
         len(built.scoring_objects),
     )
-    return _result(name, request, params, settings, run_prefix, files=files, built=built)
+    return _result(name, request, params, settings, (files, built))
 
 
 def featurize_mode(request: PipelineInput, settings: ExtractSettings, s3: Any) -> tuple[str, int]:
@@ -193,16 +193,18 @@ def _result(
     request: PipelineInput,
     params: dict[str, str],
     settings: ExtractSettings,
-    run_prefix: str,
-    *,
-    files: int,
-    built: Featurized | None = None,
-    spec: FeaturizeSpec | None = None,
+    outcome: tuple[int, Featurized | FeaturizeSpec],
 ) -> ExtractResult:
-    """Assemble the result: of a Lambda featurization (``built``) or a planned job (``spec``).
+    """Assemble the result of a Lambda featurization or of a planned Processing job.
 
-    ``files`` is the number of source files under the prefix.
+    ``outcome`` is the number of source files and what was written here (``Featurized``) or
+    what the ``Featurize Data`` job is to build (``FeaturizeSpec``).
     """
+    files, done = outcome
+    built, arguments = (
+        (done, []) if isinstance(done, Featurized) else (None, processing_arguments(done))
+    )
+    run_prefix = f"{settings.runs_prefix}{name}/"
     predictions_prefix = f"{run_prefix}predictions/"
     return ExtractResult(
         run_name=name,
@@ -220,5 +222,5 @@ def _result(
         checkpoint_uri=s3_uri(settings.bucket, f"{settings.checkpoints_prefix}{name}/"),
         featurize=LAMBDA if built else PROCESSING,
         source_uri=s3_uri(settings.bucket, request.source_prefix),
-        featurize_arguments=processing_arguments(spec) if spec else [],
+        featurize_arguments=arguments,
     )

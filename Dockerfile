@@ -104,7 +104,7 @@ COPY --from=native /opt/native/ /opt/program/retailsage/models/
 # The import proves the compiled tree walker loads with this Python (else: xgboost's predictor).
 RUN python3 -m compileall -q /opt/program/retailsage \
     && python3 -c "from retailsage.models import _treewalk"
-COPY --chmod=0755 container/train container/serve /opt/program/
+COPY --chmod=0755 container/train container/serve container/featurize /opt/program/
 COPY --chmod=0755 entrypoint.sh /entrypoint.sh
 WORKDIR /opt/program
 EXPOSE 8080

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The image's ENTRYPOINT (exec form). SageMaker runs `IMAGE train` or `IMAGE serve`.
+# The image's ENTRYPOINT (exec form). SageMaker runs `IMAGE train` or `IMAGE serve`; the
+# pipeline's optional Processing job runs `IMAGE featurize ARGS` (ContainerArguments).
 # Each mode is exec'd so that it becomes PID 1 and receives SIGTERM directly.
 #
 # `serve` started as root drops to the unprivileged account named by RETAILSAGE_SERVE_USER (the
@@ -18,9 +19,10 @@ else
 fi
 
 usage() {
-  echo "usage: $(basename "$0") train|serve [ARGS...]" >&2
+  echo "usage: $(basename "$0") train|serve|featurize [ARGS...]" >&2
   echo "  train  run one SageMaker training job against \${SAGEMAKER_BASE_DIR:-/opt/ml}" >&2
   echo "  serve  serve /ping, /invocations, /execution-parameters on :\${SAGEMAKER_BIND_TO_PORT:-8080}" >&2
+  echo "  featurize  run the pipeline's featurization as a SageMaker Processing job (\${SAGEMAKER_BASE_DIR:-/opt/ml}/processing)" >&2
 }
 
 # exec the serve program, as RETAILSAGE_SERVE_USER when running as root and that is set.
@@ -50,6 +52,7 @@ shift
 case "$mode" in
   train) exec "$program_dir/train" "$@" ;;
   serve) exec_serve "$@" ;;
+  featurize) exec "$program_dir/featurize" "$@" ;;
   -h|--help|help) usage; exit 0 ;;
   *)
     echo "error: unknown mode '$mode'" >&2

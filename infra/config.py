@@ -147,6 +147,39 @@ class TrainingConfig:
 
 
 @dataclass(frozen=True)
+class FeaturizeConfig:
+    """The optional ``Featurize Data`` SageMaker Processing job (inputs beyond the Lambda).
+
+    The extract Lambda featurizes inputs up to ``lambda_max_input_mb``; larger ones (or any
+    execution whose input says ``"featurize": "processing"``) are featurized by the image's
+    ``featurize`` mode in a Processing job, which writes the same channel objects.
+
+    Attributes:
+        instance_type: e.g. ``ml.m5.4xlarge`` (featurization holds the input in memory).
+        instance_count: Processing instances; the first featurizes, any other exits at once
+            (featurization reads all customers together), so 1 is the useful value.
+        volume_size_gb: EBS volume per instance (raw input + outputs).
+        max_runtime_seconds: ``StoppingCondition.MaxRuntimeInSeconds``.
+        lambda_max_input_mb: total source size above which ``auto`` picks the Processing job.
+    """
+
+    instance_type: str = "ml.m5.4xlarge"
+    instance_count: int = 1
+    volume_size_gb: int = 100
+    max_runtime_seconds: int = 7200
+    lambda_max_input_mb: int = 512
+
+    def __post_init__(self) -> None:
+        """Validate against the CreateProcessingJob limits."""
+        if self.instance_count < 1 or self.volume_size_gb < 1:
+            raise ValueError("featurize instance_count and volume_size_gb must be >= 1")
+        if not 1 <= self.max_runtime_seconds <= 777600:
+            raise ValueError("featurize max_runtime_seconds must be within 1..777600")
+        if self.lambda_max_input_mb < 1:
+            raise ValueError("featurize lambda_max_input_mb must be >= 1")
+
+
+@dataclass(frozen=True)
 class TransformConfig:
     """The Batch Transform settings.
 
@@ -301,6 +334,7 @@ class AppConfig:
         region: the AWS region.
         image: the container image.
         training: training job settings.
+        featurize: the optional Processing featurize job (large inputs).
         transform: Batch Transform settings.
         lambdas: Lambda sizing and layers.
         schedule: the nightly schedule.
@@ -324,6 +358,7 @@ class AppConfig:
     region: str
     image: ImageConfig
     training: TrainingConfig = field(default_factory=TrainingConfig)
+    featurize: FeaturizeConfig = field(default_factory=FeaturizeConfig)
     transform: TransformConfig = field(default_factory=TransformConfig)
     lambdas: LambdaConfig = field(default_factory=LambdaConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)

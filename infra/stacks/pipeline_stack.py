@@ -83,9 +83,12 @@ class PipelineStack(cdk.Stack):
             role_name=names.sagemaker_role,
             bucket_name=names.data_bucket,
             bucket_arn=bucket.bucket_arn,
-            read_prefixes=(config.runs_prefix, config.checkpoints_prefix),
+            # raw/: the Featurize Data processing job reads the source files
+            read_prefixes=(config.raw_prefix, config.runs_prefix, config.checkpoints_prefix),
             write_prefixes=(config.runs_prefix, config.models_prefix, config.checkpoints_prefix),
             image=config.image,
+            job_kinds=("TrainingJobs", "TransformJobs", "ProcessingJobs"),
+            description="retailsage featurize, training and Batch Transform jobs",
         ).role
         self.adhoc_training_role = SageMakerExecutionRole(
             self,
@@ -163,6 +166,7 @@ class PipelineStack(cdk.Stack):
                 env.SCORING_OBJECT_ROWS: str(config.scoring_object_rows),
                 env.MIN_SCORING_OBJECTS: str(config.transform.instance_count),
                 env.TRAINING_INSTANCES: str(config.training.instance_count),
+                env.LAMBDA_MAX_INPUT_MB: str(config.featurize.lambda_max_input_mb),
                 "POWERTOOLS_SERVICE_NAME": "retailsage-extract",
                 "POWERTOOLS_LOG_LEVEL": "INFO",
             },
@@ -247,7 +251,8 @@ class PipelineStack(cdk.Stack):
             ),
             tracing_enabled=True,
             timeout=cdk.Duration.hours(24),
-            comment="retailsage: extract -> train -> gate -> model -> transform -> write",
+            comment="retailsage: extract (-> featurize) -> train -> gate -> model -> transform -> "
+            "write",
         )
         for statement in sagemaker_task_statements(
             self,
@@ -294,7 +299,7 @@ class PipelineStack(cdk.Stack):
             "CloudWatch Logs vended log delivery (logs:*LogDelivery, resource policies) and "
             "X-Ray tracing support no resource-level permissions.",
         )
-        for kind in ("training-job", "transform-job", "model"):
+        for kind in ("training-job", "transform-job", "processing-job", "model"):
             acknowledge(
                 policy,
                 f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:{self.region}:"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -18,6 +18,10 @@ _NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,80}$"
 _EXECUTION_NAME_PATTERN = r"^[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/]{1,80}$"
 
 HyperparameterValue = str | int | float | bool
+
+LAMBDA = "lambda"
+PROCESSING = "processing"
+"""Where a run featurizes: in the extract Lambda, or in the ``Featurize Data`` Processing job."""
 
 
 class PipelineInput(BaseModel):
@@ -30,6 +34,8 @@ class PipelineInput(BaseModel):
         quality_threshold: the gate threshold for this model type's gate metric.
         source_prefix: key prefix of the raw transaction files in the data bucket.
         as_of: scoring date for gap models (default: the day after the last transaction).
+        featurize: ``auto`` (the Lambda unless the source files exceed its input limit, then a
+            SageMaker Processing job), ``lambda`` or ``processing``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -39,6 +45,7 @@ class PipelineInput(BaseModel):
     quality_threshold: float
     source_prefix: str = "raw/"
     as_of: date | None = None
+    featurize: Literal["auto", "lambda", "processing"] = "auto"
 
     @field_validator("quality_threshold")
     @classmethod
@@ -86,6 +93,10 @@ class ExtractResult(BaseModel):
         predictions_uri: S3 prefix Batch Transform writes ``*.out`` objects to.
         predictions_prefix: the same prefix as a key (for the Distributed Map item reader).
         checkpoint_uri: S3 prefix of spot-training checkpoints.
+        featurize: where the channels are written: ``lambda`` (already written; the counts
+            are real) or ``processing`` (the ``Featurize Data`` job writes them; counts -1).
+        source_uri: S3 prefix of the raw files (the Processing job's input).
+        featurize_arguments: the Processing job's ``ContainerArguments`` (empty for lambda).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -103,6 +114,9 @@ class ExtractResult(BaseModel):
     predictions_uri: str
     predictions_prefix: str
     checkpoint_uri: str
+    featurize: str = LAMBDA
+    source_uri: str = ""
+    featurize_arguments: list[str] = Field(default_factory=list)
 
 
 class WritePredictionsEvent(BaseModel):

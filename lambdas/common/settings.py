@@ -18,6 +18,7 @@ JOB_PREFIX = "JOB_PREFIX"
 SCORING_OBJECT_ROWS = "SCORING_OBJECT_ROWS"
 MIN_SCORING_OBJECTS = "MIN_SCORING_OBJECTS"
 TRAINING_INSTANCES = "TRAINING_INSTANCES"
+LAMBDA_MAX_INPUT_MB = "LAMBDA_MAX_INPUT_MB"
 TABLE_NAME = "TABLE_NAME"
 
 
@@ -44,6 +45,9 @@ class ExtractSettings:
             instances, so none idles: objects are sharded by key across instances).
         training_instances: training instances; above 1 the gap models' training channel is
             written as customer-bucket objects for ``ShardedByS3Key`` (1 when unset).
+        lambda_max_input_bytes: source files larger than this together are featurized by
+            the ``Featurize Data`` Processing job instead of the Lambda (execution input
+            ``featurize: auto``; unset: 512 MiB).
     """
 
     bucket: str
@@ -54,6 +58,16 @@ class ExtractSettings:
     scoring_object_rows: int
     min_scoring_objects: int
     training_instances: int = 1
+    lambda_max_input_bytes: int = 512 * 2**20
+
+    @property
+    def featurize_sizes(self) -> tuple[int, int, int]:
+        """Training instances, rows per scoring object and minimum scoring objects.
+
+        Returns:
+            The sizing fields of ``retailsage.features.featurize.FeaturizeSpec``, in order.
+        """
+        return self.training_instances, self.scoring_object_rows, self.min_scoring_objects
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ExtractSettings:
@@ -78,6 +92,9 @@ class ExtractSettings:
             scoring_object_rows=max(1, int(_require(env, SCORING_OBJECT_ROWS))),
             min_scoring_objects=max(1, int(_require(env, MIN_SCORING_OBJECTS))),
             training_instances=max(1, int(env.get(TRAINING_INSTANCES, "").strip() or 1)),
+            lambda_max_input_bytes=int(
+                float(env.get(LAMBDA_MAX_INPUT_MB, "").strip() or 512) * 2**20
+            ),
         )
 
 

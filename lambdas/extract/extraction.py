@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import tempfile
 from pathlib import Path
@@ -11,29 +10,17 @@ from typing import Any
 import pandas as pd
 
 from lambdas.common.errors import InvalidInput, NoNewData
-from lambdas.common.events import ExtractEvent, ExtractResult, PipelineInput
+from lambdas.common.events import LAMBDA, PROCESSING, ExtractEvent, ExtractResult, PipelineInput
 from lambdas.common.s3uri import s3_uri
 from lambdas.common.settings import ExtractSettings
-from lambdas.extract.featurize import (
-    ANOMALY_MODEL_TYPES,
-    build_frames,
-    object_count,
-    to_json_lines,
-)
 from lambdas.extract.naming import run_name
-from lambdas.extract.sources import download, list_source_keys
-from retailsage.core.errors import DataError
-from retailsage.data.buckets import bucket_count, split_by_customer
+from lambdas.extract.sources import download, list_source_keys, source_sizes
+from retailsage.core.errors import DataError, NoDataError
 from retailsage.data.loader import load_transactions
-from retailsage.data.schema import INVOICE_DATE
-from retailsage.features.gap import CUSTOMER_ID, ORDER_DATE
-from retailsage.features.protocols import default_cutoff
+from retailsage.features.featurize import Featurized, FeaturizeSpec, featurize
 from retailsage.models.registry import MODEL_TYPES
 
 logger = logging.getLogger(__name__)
-
-SHARDED_MODEL_TYPES = frozenset(MODEL_TYPES) - ANOMALY_MODEL_TYPES
-"""Model types that train over several hosts (their channel is customer-bucketed)."""
 
 
 def hyperparameters(request: PipelineInput) -> dict[str, str]:
@@ -99,7 +86,7 @@ def read_transactions(
 
 
 def extract(event: ExtractEvent, settings: ExtractSettings, s3: Any) -> ExtractResult:
-    """Run the extract step.
+    """Run the extract step: featurize here, or plan the Processing job for a large input.
 
     Args:
         event: the execution name and input.
@@ -107,7 +94,8 @@ def extract(event: ExtractEvent, settings: ExtractSettings, s3: Any) -> ExtractR
         s3: an S3 client.
 
     Returns:
-        URIs and counts of what was written for this run.
+        URIs and counts of what was written for this run (counts are -1 when the
+        ``Featurize Data`` Processing job writes the objects instead).
 
     Raises:
         InvalidInput: bad input or source file.
@@ -116,33 +104,108 @@ def extract(event: ExtractEvent, settings: ExtractSettings, s3: Any) -> ExtractR
     request = event.input
     params = hyperparameters(request)
     name = run_name(settings.job_prefix, event.execution_name)
+    run_prefix = f"{settings.runs_prefix}{name}/"
+    spec = FeaturizeSpec(request.model_type, request.as_of, *settings.featurize_sizes)
+    mode, files = featurize_mode(request, settings, s3)
+    if mode == PROCESSING:
+        logger.info("input of %s: featurizing in a Processing job", request.source_prefix)
+        return _result(name, request, params, settings, (files, spec))
     with tempfile.TemporaryDirectory(prefix="extract-") as workdir:
         raw, files = read_transactions(s3, settings, request.source_prefix, Path(workdir))
     try:
-        frames = build_frames(raw, request.model_type, request.as_of)
+        built = featurize(raw, spec)
+    except NoDataError as exc:
+        raise NoNewData(str(exc)) from exc
     except DataError as exc:
         raise InvalidInput(str(exc)) from exc
-    run_prefix = f"{settings.runs_prefix}{name}/"
-    sharded = settings.training_instances > 1 and request.model_type in SHARDED_MODEL_TYPES
-    if sharded and params.get("target") == "order_gap":  # as-of: hosts reduce the cutoff
-        params = with_eval_cutoff(params, frames.train)
-    train_objects = training_objects(frames.train, settings.training_instances if sharded else 1)
-    for key, body in train_objects:
+    if built.eval_cutoff and params.get("target") == "order_gap":  # as-of: hosts reduce it
+        params.setdefault("eval_cutoff", built.eval_cutoff)
+    for key, body in built.train_objects:
         s3.put_object(Bucket=settings.bucket, Key=f"{run_prefix}train/{key}", Body=body)
-    parts = object_count(
-        len(frames.scoring), settings.scoring_object_rows, settings.min_scoring_objects
-    )
-    for index, body in enumerate(to_json_lines(frames.scoring, parts)):
-        key = f"{run_prefix}scoring/part-{index:05d}.jsonl"
-        s3.put_object(Bucket=settings.bucket, Key=key, Body=body)
-    predictions_prefix = f"{run_prefix}predictions/"
+    for key, body in built.scoring_objects:
+        s3.put_object(Bucket=settings.bucket, Key=f"{run_prefix}scoring/{key}", Body=body)
     logger.info(
         "extracted %d train rows in %d objects, %d scoring rows in %d objects",
-        len(frames.train),
-        len(train_objects),
-        len(frames.scoring),
-        parts,
+        built.train_rows,
+        len(built.train_objects),
+        built.scoring_rows,
+        len(built.scoring_objects),
     )
+    return _result(name, request, params, settings, (files, built))
+
+
+def featurize_mode(request: PipelineInput, settings: ExtractSettings, s3: Any) -> tuple[str, int]:
+    """Decide where this run featurizes: :data:`LAMBDA` or :data:`PROCESSING`.
+
+    ``auto`` (the default) featurizes in the Lambda unless the source files together exceed
+    ``settings.lambda_max_input_bytes``; ``lambda`` / ``processing`` in the input force one.
+
+    Args:
+        request: the execution input.
+        settings: the size limit and allowed raw prefix.
+        s3: an S3 client (only lists the source prefix).
+
+    Returns:
+        The mode and the number of source files.
+
+    Raises:
+        InvalidInput: the prefix is outside the raw prefix.
+        NoNewData: no transaction files under the prefix.
+    """
+    if not request.source_prefix.startswith(settings.raw_prefix):
+        raise InvalidInput(
+            f"source_prefix {request.source_prefix!r} is not under {settings.raw_prefix!r}"
+        )
+    sizes = source_sizes(s3, settings.bucket, request.source_prefix)
+    if request.featurize != "auto":
+        return request.featurize, len(sizes)
+    too_large = sum(sizes.values()) > settings.lambda_max_input_bytes
+    return (PROCESSING if too_large else LAMBDA), len(sizes)
+
+
+def processing_arguments(spec: FeaturizeSpec) -> list[str]:
+    """Return ``AppSpecification.ContainerArguments`` of the ``Featurize Data`` job.
+
+    Args:
+        spec: what the job builds.
+
+    Returns:
+        ``["featurize", "--model-type", ..., ...]`` (the image's ENTRYPOINT takes the mode).
+    """
+    arguments = [
+        "featurize",
+        "--model-type",
+        spec.model_type,
+        "--training-instances",
+        str(spec.training_instances),
+        "--scoring-object-rows",
+        str(spec.scoring_object_rows),
+        "--min-scoring-objects",
+        str(spec.min_scoring_objects),
+    ]
+    if spec.as_of is not None:
+        arguments += ["--as-of", spec.as_of.isoformat()]
+    return arguments
+
+
+def _result(
+    name: str,
+    request: PipelineInput,
+    params: dict[str, str],
+    settings: ExtractSettings,
+    outcome: tuple[int, Featurized | FeaturizeSpec],
+) -> ExtractResult:
+    """Assemble the result of a Lambda featurization or of a planned Processing job.
+
+    ``outcome`` is the number of source files and what was written here (``Featurized``) or
+    what the ``Featurize Data`` job is to build (``FeaturizeSpec``).
+    """
+    files, done = outcome
+    built, arguments = (
+        (done, []) if isinstance(done, Featurized) else (None, processing_arguments(done))
+    )
+    run_prefix = f"{settings.runs_prefix}{name}/"
+    predictions_prefix = f"{run_prefix}predictions/"
     return ExtractResult(
         run_name=name,
         model_type=request.model_type,
@@ -150,67 +213,14 @@ def extract(event: ExtractEvent, settings: ExtractSettings, s3: Any) -> ExtractR
         quality_threshold=request.quality_threshold,
         source_files=files,
         train_uri=s3_uri(settings.bucket, f"{run_prefix}train/"),
-        train_rows=len(frames.train),
+        train_rows=built.train_rows if built else -1,
         scoring_uri=s3_uri(settings.bucket, f"{run_prefix}scoring/"),
-        scoring_rows=len(frames.scoring),
-        scoring_objects=parts,
+        scoring_rows=built.scoring_rows if built else -1,
+        scoring_objects=len(built.scoring_objects) if built else -1,
         predictions_uri=s3_uri(settings.bucket, predictions_prefix),
         predictions_prefix=predictions_prefix,
         checkpoint_uri=s3_uri(settings.bucket, f"{settings.checkpoints_prefix}{name}/"),
+        featurize=LAMBDA if built else PROCESSING,
+        source_uri=s3_uri(settings.bucket, request.source_prefix),
+        featurize_arguments=arguments,
     )
-
-
-def training_objects(lines: pd.DataFrame, instances: int) -> list[tuple[str, bytes]]:
-    """Serialize the training channel: one object, or customer buckets for several hosts.
-
-    With ``instances > 1`` the lines are split into ``K = OBJECTS_PER_HOST x instances``
-    buckets by ``crc32(CustomerID) % K`` (empty buckets are not written), so every object holds
-    whole customers and ``ShardedByS3Key`` gives each host complete customer histories.
-
-    Args:
-        lines: the training channel's transaction lines.
-        instances: training instances.
-
-    Returns:
-        ``(object name, Parquet bytes)`` pairs.
-    """
-    if instances <= 1:
-        return [("transactions.parquet", _parquet(lines))]
-    buckets = split_by_customer(lines, bucket_count(instances))
-    return [
-        (f"part-{index:05d}.parquet", _parquet(part))
-        for index, part in enumerate(buckets)
-        if not part.empty
-    ]
-
-
-def with_eval_cutoff(params: dict[str, str], lines: pd.DataFrame) -> dict[str, str]:
-    """Add the holdout cutoff the job would pick from all of its data, unless one is given.
-
-    Each host of a sharded job sees only its customers; the training job reduces the cutoff
-    over hosts anyway, and passing it explicitly makes the run's holdout visible in its
-    hyperparameters (and the same whatever the sharding).
-
-    Args:
-        params: the job's hyperparameters.
-        lines: the cleaned training lines.
-
-    Returns:
-        ``params`` with ``eval_cutoff`` (``YYYY-MM-DD``) when it had none and no validation
-        channel is used.
-    """
-    if "eval_cutoff" in params or lines.empty:
-        return params
-    known = lines[CUSTOMER_ID].notna().to_numpy()
-    days = pd.to_datetime(lines[INVOICE_DATE][known]).dt.normalize()
-    if days.empty:
-        return params
-    span = pd.DataFrame({ORDER_DATE: [days.min(), days.max()]})
-    return {**params, "eval_cutoff": str(default_cutoff(span).date())}
-
-
-def _parquet(frame: pd.DataFrame) -> bytes:
-    """Serialize a frame as Parquet bytes (no index)."""
-    buffer = io.BytesIO()
-    frame.to_parquet(buffer, index=False)
-    return buffer.getvalue()

@@ -9,8 +9,34 @@ from lambdas.common.errors import InvalidInput, NoNewData
 from retailsage.data.sources import file_suffix
 
 
+def source_sizes(s3: Any, bucket: str, prefix: str) -> dict[str, int]:
+    """List the transaction files (CSV, CSV.gz, Parquet, xlsx) under ``prefix`` with sizes.
+
+    Args:
+        s3: an S3 client.
+        bucket: the data bucket.
+        prefix: the source key prefix.
+
+    Returns:
+        key -> size in bytes, keys sorted (the loader reads files in this order).
+
+    Raises:
+        NoNewData: no supported file is there.
+    """
+    sizes: dict[str, int] = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        sizes.update(
+            (item["Key"], int(item["Size"]))
+            for item in page.get("Contents", [])
+            if item["Size"] > 0 and file_suffix(Path(item["Key"])) is not None
+        )
+    if not sizes:
+        raise NoNewData(f"no transaction files under s3://{bucket}/{prefix}")
+    return dict(sorted(sizes.items()))
+
+
 def list_source_keys(s3: Any, bucket: str, prefix: str) -> list[str]:
-    """List the transaction files (CSV, CSV.gz, Parquet, xlsx) under ``prefix``, sorted.
+    """List the transaction files under ``prefix``, sorted (see :func:`source_sizes`).
 
     Args:
         s3: an S3 client.
@@ -23,16 +49,7 @@ def list_source_keys(s3: Any, bucket: str, prefix: str) -> list[str]:
     Raises:
         NoNewData: no supported file is there.
     """
-    keys: list[str] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        keys.extend(
-            item["Key"]
-            for item in page.get("Contents", [])
-            if item["Size"] > 0 and file_suffix(Path(item["Key"])) is not None
-        )
-    if not keys:
-        raise NoNewData(f"no transaction files under s3://{bucket}/{prefix}")
-    return sorted(keys)
+    return list(source_sizes(s3, bucket, prefix))
 
 
 def download(s3: Any, bucket: str, prefix: str, keys: list[str], directory: Path) -> Path:

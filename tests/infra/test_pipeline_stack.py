@@ -75,6 +75,22 @@ def test_sync_jobs_have_their_managed_rule_permissions(pipeline, of_type):
         assert f"rule/{rule}" in rendered
 
 
+def test_the_state_machine_may_run_processing_jobs_and_their_role_may_read_raw(
+    pipeline, of_type, config
+):
+    actions = {a for s in state_machine_statements(pipeline, of_type) for a in as_list(s["Action"])}
+    assert {
+        "sagemaker:CreateProcessingJob",
+        "sagemaker:DescribeProcessingJob",
+        "sagemaker:StopProcessingJob",
+    } <= actions
+    assert "StepFunctionsGetEventsForSageMakerProcessingJobsRule" in MANAGED_RULES
+    _, role = _role_statements(pipeline, of_type, "SageMakerExecutionRole")
+    reads = [s for s in role if as_list(s["Action"]) == ["s3:GetObject"]]
+    assert f"/{config.raw_prefix}*" in json.dumps(reads)
+    assert "/aws/sagemaker/ProcessingJobs" in json.dumps(role)
+
+
 def test_sagemaker_permissions_are_scoped_to_the_job_prefix(pipeline, of_type, config):
     group = config.names.model_package_group
     for statement in state_machine_statements(pipeline, of_type):
@@ -128,6 +144,7 @@ def test_lambda_environment_comes_from_the_config(pipeline, of_type, config):
         env.SCORING_OBJECT_ROWS: str(config.scoring_object_rows),
         env.MIN_SCORING_OBJECTS: str(config.transform.instance_count),
         env.TRAINING_INSTANCES: str(config.training.instance_count),
+        env.LAMBDA_MAX_INPUT_MB: str(config.featurize.lambda_max_input_mb),
         "POWERTOOLS_SERVICE_NAME": "retailsage-extract",
         "POWERTOOLS_LOG_LEVEL": "INFO",
     }

@@ -25,10 +25,14 @@ def test_happy_path_visits_states_in_order(asl):
     while name:
         path.append(name)
         state = asl["States"][name]
+        if name == states.WHERE_TO_FEATURIZE:  # the happy path featurizes in the Lambda
+            name = state["Default"]
+            continue
         name = state["Choices"][0]["Next"] if state["Type"] == "Choice" else state.get("Next")
     assert tuple(path) == states.HAPPY_PATH
     assert set(asl["States"]) == {
         *states.HAPPY_PATH,
+        states.FEATURIZE_DATA,
         states.NOTHING_TO_DO,
         states.MODEL_REJECTED,
         states.NOTIFY_FAILURE,
@@ -277,3 +281,43 @@ def test_publish_run_marks_the_run_complete_after_every_object_is_written(asl, c
         "DynamoDB.ProvisionedThroughputExceededException" in r["ErrorEquals"]
         for r in publish["Retry"]
     )
+
+
+def test_large_inputs_are_featurized_by_a_processing_job_in_the_same_image(asl):
+    where = asl["States"][states.WHERE_TO_FEATURIZE]
+    assert where["Type"] == "Choice"
+    assert where["Choices"] == [
+        {
+            "Variable": "$.extract.featurize",
+            "StringEquals": "processing",
+            "Next": states.FEATURIZE_DATA,
+        }
+    ]
+    assert where["Default"] == states.TRAIN_MODEL
+    featurize = asl["States"][states.FEATURIZE_DATA]
+    assert featurize["Resource"] == (
+        "arn:${AWS::Partition}:states:::sagemaker:createProcessingJob.sync"
+    )
+    assert featurize["Next"] == states.TRAIN_MODEL
+    params = featurize["Parameters"]
+    train_image = asl["States"][states.TRAIN_MODEL]["Parameters"]["AlgorithmSpecification"]
+    assert params["AppSpecification"]["ImageUri"] == train_image["TrainingImage"]
+    assert params["AppSpecification"]["ContainerArguments.$"] == "$.extract.featurize_arguments"
+    assert params["ProcessingJobName.$"] == "$.extract.run_name"
+    (source,) = params["ProcessingInputs"]
+    assert source["S3Input"]["S3Uri.$"] == "$.extract.source_uri"
+    assert source["S3Input"]["LocalPath"].startswith("/opt/ml/processing/input/")
+    outputs = {o["OutputName"]: o["S3Output"] for o in params["ProcessingOutputConfig"]["Outputs"]}
+    assert outputs["train"]["S3Uri.$"] == "$.extract.train_uri"  # what Train Model reads
+    assert outputs["scoring"]["S3Uri.$"] == "$.extract.scoring_uri"  # what Transform reads
+    assert {o["S3UploadMode"] for o in outputs.values()} == {"EndOfJob"}
+    assert params["ProcessingResources"]["ClusterConfig"]["InstanceCount"] >= 1
+    # same retrier as the training state; failures go to the one failure path
+    assert featurize["Retry"] == asl["States"][states.TRAIN_MODEL]["Retry"]
+    assert featurize["Catch"][-1]["Next"] == states.NOTIFY_FAILURE
+    assert featurize["ResultPath"] == "$.featurize"
+
+
+def test_extract_result_carries_what_the_processing_state_reads():
+    for name in ("featurize", "source_uri", "featurize_arguments", "train_uri", "scoring_uri"):
+        assert name in ExtractResult.model_fields

@@ -5,6 +5,7 @@ import re
 
 import pandas as pd
 import pytest
+from lambdas.common import settings as env
 from lambdas.common.errors import InvalidInput, NoNewData
 from lambdas.extract.featurize import object_count
 from lambdas.extract.handler import lambda_handler
@@ -196,3 +197,54 @@ def test_extract_for_several_hosts_keeps_a_given_cutoff_and_one_anomaly_object(
     assert [item["Key"].rsplit("/", 1)[1] for item in listing["Contents"]] == [
         "transactions.parquet"
     ]
+
+
+def test_extract_featurizes_in_the_lambda_by_default(aws, put_raw, raw_csv, lambda_context):
+    put_raw("raw/part-1.csv", raw_csv)
+    result = lambda_handler(event(), lambda_context)
+    assert result["featurize"] == "lambda"
+    assert result["featurize_arguments"] == []
+    assert result["source_uri"] == f"s3://{BUCKET}/raw/"
+
+
+@pytest.mark.parametrize("how", ["forced", "by size"])
+def test_extract_plans_a_processing_job_without_reading_the_data(
+    aws, put_raw, raw_csv, lambda_context, monkeypatch, how
+):
+    put_raw("raw/big/part-1.csv", raw_csv)
+    extra: dict[str, str] = {"as_of": "2011-06-01"}
+    if how == "forced":
+        extra["featurize"] = "processing"
+    else:  # auto: the source (about 4 KB) is above a 1 KB limit
+        monkeypatch.setenv(env.LAMBDA_MAX_INPUT_MB, str(1 / 1024))
+        monkeypatch.setenv(env.TRAINING_INSTANCES, "3")
+    result = lambda_handler(event(prefix="raw/big/", **extra), lambda_context)
+    assert result["featurize"] == "processing"
+    assert result["source_uri"] == f"s3://{BUCKET}/raw/big/"
+    assert result["train_rows"] == result["scoring_rows"] == result["scoring_objects"] == -1
+    assert result["source_files"] == 1
+    instances = "1" if how == "forced" else "3"
+    assert result["featurize_arguments"] == [
+        "featurize",
+        "--model-type",
+        "xgboost",
+        "--training-instances",
+        instances,
+        "--scoring-object-rows",
+        "4",
+        "--min-scoring-objects",
+        "2",
+        "--as-of",
+        "2011-06-01",
+    ]
+    listing = aws["s3"].list_objects_v2(Bucket=BUCKET, Prefix="runs/")
+    assert "Contents" not in listing  # the job writes the channels, not the Lambda
+
+
+def test_extract_checks_the_prefix_before_planning_a_job(aws, lambda_context):
+    with pytest.raises(InvalidInput, match="not under"):
+        lambda_handler(event(prefix="elsewhere/", featurize="processing"), lambda_context)
+    with pytest.raises(NoNewData):
+        lambda_handler(event(prefix="raw/none/", featurize="processing"), lambda_context)
+    with pytest.raises(InvalidInput, match="featurize"):
+        lambda_handler(event(featurize="gpu"), lambda_context)

@@ -246,6 +246,13 @@ def test_patched_internals_exist_with_expected_signatures() -> None:
     init_training = inspect.signature(FakeTrainingJob.__init__).parameters
     assert {"hyper_parameters", "input_data_config", "output_data_config"} <= set(init_training)
     assert "model_name" in inspect.signature(FakeTransformJob.__init__).parameters
+    # processing jobs: the response handler still holds the request the backend drops
+    from moto.sagemaker.responses import SageMakerResponse
+
+    create = inspect.getsource(SageMakerResponse.create_processing_job)
+    assert 'processing_job_name=self._get_param("ProcessingJobName")' in create
+    assert "Environment" not in create and "ProcessingResources" not in create
+    assert "processing_jobs" in inspect.getsource(SageMakerModelBackend.create_processing_job)
     from moto.stepfunctions.parser.asl.component.state.fail import state_fail
     from moto.stepfunctions.parser.asl.utils import json_path
 
@@ -256,6 +263,7 @@ def test_patched_internals_exist_with_expected_signatures() -> None:
 def test_patches_are_restored_on_exit() -> None:
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.sagemaker.models import SageMakerModelBackend
+    from moto.sagemaker.responses import SageMakerResponse
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
         state_task_service_unsupported as unsupported,
     )
@@ -263,13 +271,16 @@ def test_patches_are_restored_on_exit() -> None:
     before = (
         LambdaSimpleBackend.invoke,
         SageMakerModelBackend.create_training_job,
+        SageMakerResponse.create_processing_job,
         set(unsupported._SUPPORTED_INTEGRATION_PATTERNS),
     )
     with patched_moto(RecordingInvoker(), ThreadedLauncher()):
         assert LambdaSimpleBackend.invoke is not before[0]
+        assert SageMakerResponse.create_processing_job is not before[2]
     after = (
         LambdaSimpleBackend.invoke,
         SageMakerModelBackend.create_training_job,
+        SageMakerResponse.create_processing_job,
         set(unsupported._SUPPORTED_INTEGRATION_PATTERNS),
     )
     assert after == before

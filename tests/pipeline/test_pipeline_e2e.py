@@ -142,7 +142,12 @@ def test_injected_failure_is_caught_notified_and_fails_the_execution(
     assert summary.status == "FAILED"
     assert summary.last_state == states.PIPELINE_FAILED
     names = [t.name for t in summary.timings]
-    assert names[:3] == [states.EXTRACT_DATA, states.TRAIN_MODEL, states.NOTIFY_FAILURE]
+    assert names[:4] == [
+        states.EXTRACT_DATA,
+        states.WHERE_TO_FEATURIZE,
+        states.TRAIN_MODEL,
+        states.NOTIFY_FAILURE,
+    ]
     assert summary.error == "States.TaskFailed"
     assert "InjectedFailure" in (summary.cause or "")
     assert any("failure: States.TaskFailed: InjectedFailure" in line for line in summary.lines())
@@ -291,3 +296,71 @@ def test_scored_batch_gets_a_drift_report(runs: dict[str, RunSummary], model_typ
     assert any(line.startswith("  input drift (PSI") for line in summary.lines())
     if model_type != "pca_kmeans":  # refit_full: the newest training snapshot is last day + 1 - H
         assert report["days_after_training"] == 60
+
+
+def _objects(prefix_uri: str) -> dict[str, bytes]:
+    """Every object under an ``s3://`` prefix (moto), by key relative to the prefix."""
+    import boto3
+
+    bucket, _, prefix = prefix_uri.removeprefix("s3://").partition("/")
+    s3 = boto3.client("s3", region_name="us-east-1")
+    keys = [
+        item["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for item in page.get("Contents", [])
+    ]
+    return {
+        key[len(prefix) :]: s3.get_object(Bucket=bucket, Key=key)["Body"].read() for key in keys
+    }
+
+
+def test_processing_featurize_path_matches_the_lambda_path(
+    pipeline: LocalPipeline, runs: dict[str, RunSummary]
+) -> None:
+    lambda_run = runs["xgboost"]
+    summary = pipeline.execute(
+        _options("xgboost", run_id="e2e-xgboost-processing", featurize="processing")
+    )
+    assert summary.succeeded, summary.lines()
+    entered = [t.name for t in summary.timings]
+    assert entered[1:4] == [states.WHERE_TO_FEATURIZE, states.FEATURIZE_DATA, states.TRAIN_MODEL]
+    assert states.FEATURIZE_DATA not in [t.name for t in lambda_run.timings]
+    assert summary.output is not None and lambda_run.output is not None
+    extract, expected = summary.output["extract"], lambda_run.output["extract"]
+    assert extract["featurize"] == "processing" and extract["train_rows"] == -1
+    counts = summary.output["featurize"]["counts"]  # the job's ExitMessage, parsed
+    assert counts["train_rows"] == expected["train_rows"] > 0
+    assert counts["scoring_rows"] == expected["scoring_rows"] == summary.rows_scored
+    # the same channel and scoring objects, byte for byte, under the run's own prefixes
+    for uri in ("train_uri", "scoring_uri"):
+        assert _objects(extract[uri]) == _objects(expected[uri]), uri
+    # hence the same model quality and the same predictions
+    assert summary.metrics["validation:mae"] == pytest.approx(
+        lambda_run.metrics["validation:mae"], rel=1e-6
+    )
+    ours = pd.read_parquet(pipeline.runs_dir / summary.run_id / "predictions.parquet")
+    theirs = pd.read_parquet(pipeline.runs_dir / lambda_run.run_id / "predictions.parquet")
+    column = PREDICTION["xgboost"]
+    pd.testing.assert_series_equal(
+        ours.sort_values("customer_id")[column].reset_index(drop=True),
+        theirs.sort_values("customer_id")[column].reset_index(drop=True),
+        rtol=1e-6,
+    )
+
+
+def test_failed_processing_job_is_caught_and_notified(pipeline: LocalPipeline) -> None:
+    summary = pipeline.execute(
+        _options(
+            "xgboost",
+            run_id="e2e-processing-inject",
+            featurize="processing",
+            inject_failure=states.FEATURIZE_DATA,
+        )
+    )
+    assert summary.status == "FAILED"
+    assert [t.name for t in summary.timings][2:4] == [
+        states.FEATURIZE_DATA,
+        states.NOTIFY_FAILURE,
+    ]
+    assert summary.error == "States.TaskFailed"
+    assert "InjectedFailure" in (summary.cause or "")

@@ -45,6 +45,12 @@ class DataError(UserError):
     kind = "UserError"
 
 
+class NoDataError(DataError):
+    """Nothing is left to learn from after cleaning (the pipeline's "Nothing To Do")."""
+
+    kind = "UserError"
+
+
 class HyperparameterError(UserError):
     """A hyperparameter is unknown, of the wrong type or out of range."""
 

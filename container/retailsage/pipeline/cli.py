@@ -41,6 +41,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("--quality-threshold", type=float, help="gate threshold (forces rejection)")
     run.add_argument("--inject-failure", metavar="STATE", help="Task state to fail on purpose")
     run.add_argument("--run-id", help="execution name (default: time and model type)")
+    run.add_argument(
+        "--featurize",
+        choices=("auto", "lambda", "processing"),
+        default=None,
+        help="where the run featurizes: the extract Lambda, or a SageMaker Processing job "
+        "running the image's `featurize` mode (default: auto, by input size)",
+    )
     run.add_argument("--runs-dir", type=Path, default=Path("runs"), help="local report root")
     run.set_defaults(func=run_command)
     show = actions.add_parser(
@@ -94,6 +101,7 @@ def run_command(args: argparse.Namespace) -> int:
             quality_threshold=args.quality_threshold,
             inject_failure=args.inject_failure,
             run_id=args.run_id,
+            featurize=args.featurize,
         )
         if args.data is not None and not args.data.exists():
             raise UserError(f"--data {args.data} does not exist")

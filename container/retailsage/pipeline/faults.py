@@ -10,16 +10,21 @@ from retailsage.core.errors import UserError
 
 TRAINING = "training"
 TRANSFORM = "transform"
-_JOB_RESOURCES = {"createTrainingJob": TRAINING, "createTransformJob": TRANSFORM}
+PROCESSING = "processing"
+_JOB_RESOURCES = {
+    "createTrainingJob": TRAINING,
+    "createTransformJob": TRANSFORM,
+    "createProcessingJob": PROCESSING,
+}
 
 
 def injectable_states(definition: Mapping[str, Any]) -> dict[str, str]:
     """Map each Task state a local runner executes to what fails it.
 
-    Lambda states map to their function name, training and transform states to
-    :data:`TRAINING` / :data:`TRANSFORM`; a Map state maps to what its first such nested task
-    maps to. States handled by moto alone (``createModel``, ``sns:publish``) cannot fail on
-    request and are left out.
+    Lambda states map to their function name, training, transform and processing states to
+    :data:`TRAINING` / :data:`TRANSFORM` / :data:`PROCESSING`; a Map state maps to what its
+    first such nested task maps to. States handled by moto alone (``createModel``,
+    ``sns:publish``) cannot fail on request and are left out.
 
     Args:
         definition: the resolved ASL definition.
@@ -61,7 +66,8 @@ class FaultPlan:
 
     Attributes:
         functions: Lambda function names that raise ``InjectedFailure``.
-        jobs: job kinds (:data:`TRAINING`, :data:`TRANSFORM`) that end ``Failed``.
+        jobs: job kinds (:data:`TRAINING`, :data:`TRANSFORM`, :data:`PROCESSING`) that end
+            ``Failed``.
     """
 
     functions: set[str] = field(default_factory=set)
@@ -87,4 +93,4 @@ class FaultPlan:
                 f"cannot inject a failure into {state!r}; choose one of: {', '.join(targets)}"
             )
         target = targets[state]
-        (self.jobs if target in (TRAINING, TRANSFORM) else self.functions).add(target)
+        (self.jobs if target in (TRAINING, TRANSFORM, PROCESSING) else self.functions).add(target)

@@ -6,8 +6,10 @@ the ``.sync`` SageMaker integrations the pipeline uses. These hooks fix that:
 1. ``LambdaSimpleBackend.invoke`` runs the function through a :class:`LambdaInvoker`;
 2. ``StateTaskServiceUnsupported`` accepts ``.sync`` and polls ``Describe*Job`` until the job is
    terminal (``States.TaskFailed`` with the description as cause, as in AWS);
-3. ``SageMakerModelBackend.create_training_job`` / ``create_transform_job`` hand the new job to
-   a :class:`JobLauncher`, which runs it and updates its status;
+3. ``SageMakerModelBackend.create_training_job`` / ``create_transform_job`` and
+   ``SageMakerResponse.create_processing_job`` hand the new job to a :class:`JobLauncher`, which
+   runs it and updates its status (moto records processing jobs ``Completed`` at once and
+   drops their ``Environment`` and ``ProcessingResources``; the patch keeps both);
 4. a Fail state may re-raise a caught ``States.*`` error through ``ErrorPath``, as in AWS;
 5. a JSONPath filter that matches nothing yields ``[]``, as in AWS, instead of an error;
 6. a Distributed Map run fails when its failed items exceed the tolerated threshold, as in AWS
@@ -46,6 +48,11 @@ _SYNC_JOBS: dict[str, tuple[str, str, str]] = {
     # boto action -> (describe action, name parameter, status field)
     "create_training_job": ("describe_training_job", "TrainingJobName", "TrainingJobStatus"),
     "create_transform_job": ("describe_transform_job", "TransformJobName", "TransformJobStatus"),
+    "create_processing_job": (
+        "describe_processing_job",
+        "ProcessingJobName",
+        "ProcessingJobStatus",
+    ),
 }
 _TERMINAL_FAILURES = frozenset({"Failed", "Stopped"})
 
@@ -89,6 +96,10 @@ class JobLauncher(Protocol):
 
     def start_transform(self, job: Any, backend: Any) -> None:
         """Start a transform job (moto ``FakeTransformJob``); ``backend`` resolves its model."""
+        ...
+
+    def start_processing(self, job: Any) -> None:
+        """Start a processing job (moto ``FakeProcessingJob``, status already ``InProgress``)."""
         ...
 
 
@@ -466,6 +477,28 @@ def _launching(
     return create
 
 
+def _launching_processing(
+    original: Callable[..., Any], start: Callable[[Any], None]
+) -> Callable[..., Any]:
+    """Wrap ``SageMakerResponse.create_processing_job`` to keep the request and run the job.
+
+    moto's backend method takes neither ``Environment`` nor ``ProcessingResources``, so the
+    response handler (which still has the request) records them on the new job.
+    """
+
+    def create(self: Any) -> Any:
+        result = original(self)
+        job = self.sagemaker_backend.processing_jobs[self._get_param("ProcessingJobName")]
+        job.environment = self._get_param("Environment") or {}
+        job.processing_resources = self._get_param("ProcessingResources") or {}
+        job.processing_end_time = None
+        job.processing_job_status = "InProgress"
+        start(job)
+        return result
+
+    return create
+
+
 def _restore(owner: Any, name: str, original: Any) -> None:
     """Put back an attribute replaced by a patch (delete it where it was inherited)."""
     if original is None:
@@ -480,7 +513,7 @@ def patched_moto(invoker: LambdaInvoker, launcher: JobLauncher) -> Iterator[None
 
     Args:
         invoker: runs Lambda functions (replaces moto's echoing simple backend).
-        launcher: runs the SageMaker training and transform jobs moto records.
+        launcher: runs the SageMaker training, transform and processing jobs moto records.
 
     Yields:
         Nothing; moto is patched inside the block.
@@ -493,6 +526,7 @@ def patched_moto(invoker: LambdaInvoker, launcher: JobLauncher) -> Iterator[None
     from moto.dynamodb.models.dynamo_type import Item
     from moto.dynamodb.responses import DynamoHandler
     from moto.sagemaker.models import SageMakerModelBackend
+    from moto.sagemaker.responses import SageMakerResponse
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
         distributed_iteration_component as distributed,
     )
@@ -512,6 +546,9 @@ def patched_moto(invoker: LambdaInvoker, launcher: JobLauncher) -> Iterator[None
     def start_transform(job: Any, backend: Any) -> None:
         job.transform_job_status = "InProgress"
         launcher.start_transform(job, backend)
+
+    def start_processing(job: Any) -> None:
+        launcher.start_processing(job)  # looked up per job: the launcher may not run them
 
     service = unsupported.StateTaskServiceUnsupported
     replacements: list[tuple[Any, str, Any]] = [
@@ -543,6 +580,11 @@ def patched_moto(invoker: LambdaInvoker, launcher: JobLauncher) -> Iterator[None
             SageMakerModelBackend,
             "create_transform_job",
             _launching(SageMakerModelBackend.create_transform_job, start_transform),
+        ),
+        (
+            SageMakerResponse,
+            "create_processing_job",
+            _launching_processing(SageMakerResponse.create_processing_job, start_processing),
         ),
     ]
     patterns: set[Any] = unsupported._SUPPORTED_INTEGRATION_PATTERNS

@@ -28,6 +28,7 @@ from retailsage.pipeline.faults import FaultPlan
 from retailsage.pipeline.lambda_runner import LocalLambdaRunner
 from retailsage.pipeline.local_aws import LocalResources, ResourceFactory, moto_session
 from retailsage.pipeline.moto_patches import patched_moto, stored_item_count, stored_items
+from retailsage.pipeline.processing_runner import ProcessingRunner
 from retailsage.pipeline.progress import ExecutionWatcher, ProgressPrinter, watch_execution
 from retailsage.pipeline.sagemaker_runner import LocalJobLauncher, TrainingRunner
 from retailsage.pipeline.summary import RunSummary, summarize
@@ -65,6 +66,9 @@ class RunOptions:
         quality_threshold: the gate threshold; the model type's default when ``None``.
         inject_failure: a Task state to fail on purpose, or ``None``.
         run_id: the execution name; generated from the time and model type when ``None``.
+        featurize: ``lambda`` or ``processing`` (the ``Featurize Data`` SageMaker Processing
+            job) forces where the run featurizes; ``None`` leaves it to the extract step
+            (``auto``: the Lambda unless the input exceeds its limit).
     """
 
     model_type: str = "xgboost"
@@ -75,6 +79,7 @@ class RunOptions:
     quality_threshold: float | None = None
     inject_failure: str | None = None
     run_id: str | None = None
+    featurize: str | None = None
 
     def __post_init__(self) -> None:
         """Reject a run id that is not a valid Step Functions execution name."""
@@ -162,7 +167,8 @@ class LocalPipeline:
         jobs = self._work_dir / "jobs"
         training = TrainingRunner(s3, jobs, self.printer)
         transform = TransformRunner(s3, jobs, self.printer)
-        self.launcher = LocalJobLauncher(training, transform, self.faults)
+        processing = ProcessingRunner(s3, jobs)
+        self.launcher = LocalJobLauncher(training, transform, self.faults, processing)
         invoker = LocalLambdaRunner(
             self.resources.lambda_code,
             self.faults,
@@ -173,6 +179,7 @@ class LocalPipeline:
         # first out on exit (Ctrl-C mid-job included): no training process or server outlives us
         self._stack.callback(self.launcher.join, 30.0)
         self._stack.callback(transform.stop)
+        self._stack.callback(processing.stop)
         self._stack.callback(training.stop)
 
     @property
@@ -339,12 +346,15 @@ class LocalPipeline:
                 {k: str(v) for k, v in dict(defaults.get("hyperparameters", {})).items()}
             )
         hyperparameters.update(options.hyperparameters)
-        return {
+        execution_input: dict[str, Any] = {
             "model_type": options.model_type,
             "hyperparameters": hyperparameters,
             "quality_threshold": threshold,
             "source_prefix": source_prefix,
         }
+        if options.featurize is not None:
+            execution_input["featurize"] = options.featurize
+        return execution_input
 
     def _upload_data(self, options: RunOptions, run_id: str) -> str:
         """Put the run's transactions under ``<raw prefix><run id>/``; return that prefix."""

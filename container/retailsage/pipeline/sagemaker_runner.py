@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from retailsage.core.errors import RetailSageError, failure_kind
 from retailsage.core.paths import BASE_DIR_ENV
 from retailsage.pipeline import s3io
-from retailsage.pipeline.faults import TRAINING, TRANSFORM, FaultPlan
+from retailsage.pipeline.faults import PROCESSING, TRAINING, TRANSFORM, FaultPlan
 from retailsage.train.local import build_training_tree, pack_model, training_command
 from retailsage.train.local_cluster import LocalCluster, build_cluster, run_cluster
 from retailsage.train.metrics import METRIC_DEFINITIONS
@@ -99,12 +99,14 @@ class MetricParser:
         return found
 
 
-def failure_reason(failure_file: Path, exit_code: int) -> str:
+def failure_reason(failure_file: Path, exit_code: int, job_kind: str = "training") -> str:
     """Return ``FailureReason``: the failure file's first 1,024 characters, or a generic text.
 
     Args:
-        failure_file: ``output/failure`` of the job's tree.
+        failure_file: ``output/failure`` of the job's tree (``output/message`` of a
+            processing job's).
         exit_code: the process exit code.
+        job_kind: named in the generic text.
 
     Returns:
         The reason text.
@@ -113,11 +115,15 @@ def failure_reason(failure_file: Path, exit_code: int) -> str:
         text = failure_file.read_text(errors="replace").strip()
         if text:
             return text[:FAILURE_REASON_LIMIT]
-    return f"AlgorithmError: the training process exited with code {exit_code}"
+    return f"AlgorithmError: the {job_kind} process exited with code {exit_code}"
 
 
-def _now() -> dt.datetime:
-    """The current UTC time (what moto stores in job timestamps)."""
+def now() -> dt.datetime:
+    """Return the current UTC time (what moto stores in job timestamps).
+
+    Returns:
+        An aware datetime.
+    """
     return dt.datetime.now(dt.UTC)
 
 
@@ -187,7 +193,7 @@ class TrainingRunner:
         if checkpoint_uri:
             s3io.upload_tree(self._s3, local_checkpoints, checkpoint_uri)
         job.final_metric_data_list = [
-            {"MetricName": name, "Value": value, "Timestamp": _now()}
+            {"MetricName": name, "Value": value, "Timestamp": now()}
             for name, value in sorted(metrics.items())
         ]
         self._observer.on_training_output(job.training_job_name, tree.output_data_dir)
@@ -199,7 +205,7 @@ class TrainingRunner:
         s3io.upload_file(self._s3, pack_model(tree.model_dir, base / "model.tar.gz"), model_uri)
         output_uri = model_uri.rsplit("/", 1)[0] + "/output.tar.gz"
         s3io.upload_tar(self._s3, tree.output_data_dir, output_uri)
-        job.training_end_time = job.last_modified_time = _now()
+        job.training_end_time = job.last_modified_time = now()
         job.training_job_status = job.secondary_status = "Completed"
 
     def _stage_channels(self, job: Any, staging: Path) -> dict[str, list[Path]]:
@@ -217,21 +223,8 @@ class TrainingRunner:
         Returns the first failing host's exit code and failure file (a host that was only
         stopped because another failed comes last), or 0 and algo-1's.
         """
-        parser = MetricParser.from_definitions(job.algorithm_specification.get("MetricDefinitions"))
         metrics: dict[str, float] = {}
-
-        def on_line(line: str) -> None:
-            logger.debug("[%s algo-1] %s", job.training_job_name, line.rstrip())
-            step = _STEP.search(line)
-            for name, value in parser.parse(line).items():
-                metrics[name] = value
-                self._observer.on_metric(
-                    job.training_job_name,
-                    name,
-                    value,
-                    None if step is None else int(step.group(1)),
-                )
-
+        on_line = self._metric_lines(job, metrics, f"{job.training_job_name} algo-1")
         env = training_env(job, cluster.trees[0].base, os.environ)  # each host sets its base
         env["PYTHONUNBUFFERED"] = "1"
         codes = run_cluster(cluster, on_line=on_line, running=self._processes, base_env=env)
@@ -246,33 +239,73 @@ class TrainingRunner:
     def _train(self, job: Any, base: Path) -> tuple[int, dict[str, float]]:
         """Run ``entrypoint.sh train``, streaming its metric lines; return code and metrics."""
         env = training_env(job, base, os.environ)
-        parser = MetricParser.from_definitions(job.algorithm_specification.get("MetricDefinitions"))
         metrics: dict[str, float] = {}
-        with subprocess.Popen(
-            training_command(base),
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            bufsize=1,
-        ) as process:
-            assert process.stdout is not None  # guaranteed by stdout=PIPE
-            self._processes.add(process)
-            try:
-                for line in process.stdout:
-                    logger.debug("[%s] %s", job.training_job_name, line.rstrip())
-                    step = _STEP.search(line)
-                    for name, value in parser.parse(line).items():
-                        metrics[name] = value
-                        self._observer.on_metric(
-                            job.training_job_name,
-                            name,
-                            value,
-                            None if step is None else int(step.group(1)),
-                        )
-                return process.wait(), metrics
-            finally:
-                self._processes.discard(process)
+        on_line = self._metric_lines(job, metrics, job.training_job_name)
+        return run_streaming(training_command(base), env, self._processes, on_line), metrics
+
+    def _metric_lines(
+        self, job: Any, metrics: dict[str, float], label: str
+    ) -> Callable[[str], None]:
+        """Return the handler of a job's output lines: log, parse metrics, tell the observer.
+
+        Args:
+            job: moto's ``FakeTrainingJob`` (its ``MetricDefinitions``).
+            metrics: updated with the last value of every metric seen.
+            label: the log prefix.
+
+        Returns:
+            The line handler.
+        """
+        parser = MetricParser.from_definitions(job.algorithm_specification.get("MetricDefinitions"))
+
+        def on_line(line: str) -> None:
+            logger.debug("[%s] %s", label, line.rstrip())
+            step = _STEP.search(line)
+            for name, value in parser.parse(line).items():
+                metrics[name] = value
+                self._observer.on_metric(
+                    job.training_job_name,
+                    name,
+                    value,
+                    None if step is None else int(step.group(1)),
+                )
+
+        return on_line
+
+
+def run_streaming(
+    command: Sequence[str],
+    env: Mapping[str, str],
+    running: set[subprocess.Popen[str]],
+    on_line: Callable[[str], None],
+) -> int:
+    """Run a job's container process, handing each output line to ``on_line``.
+
+    Args:
+        command: the argv.
+        env: its environment.
+        running: the process is in this set while it runs (so ``stop`` can terminate it).
+        on_line: receives every stdout/stderr line.
+
+    Returns:
+        The exit code.
+    """
+    with subprocess.Popen(
+        list(command),
+        env=dict(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    ) as process:
+        assert process.stdout is not None  # guaranteed by stdout=PIPE
+        running.add(process)
+        try:
+            for line in process.stdout:
+                on_line(line)
+            return process.wait()
+        finally:
+            running.discard(process)
 
 
 def instance_count(job: Any) -> int:
@@ -336,7 +369,7 @@ def training_env(job: Any, base: Path, environ: Mapping[str, str]) -> dict[str, 
 def _fail_training(job: Any, reason: str) -> None:
     """Record a failed training job on moto's job object."""
     job.failure_reason = reason
-    job.training_end_time = job.last_modified_time = _now()
+    job.training_end_time = job.last_modified_time = now()
     job.training_job_status = "Failed"
     job.secondary_status = "Failed"
 
@@ -344,7 +377,7 @@ def _fail_training(job: Any, reason: str) -> None:
 def _fail_transform(job: Any, reason: str) -> None:
     """Record a failed transform job on moto's job object."""
     job.failure_reason = reason
-    job.transform_end_time = job.last_modified_time = _now()
+    job.transform_end_time = job.last_modified_time = now()
     job.transform_job_status = "Failed"
 
 
@@ -356,6 +389,26 @@ class TransformJobRunner(Protocol):
         ...
 
 
+class ProcessingJobRunner(Protocol):
+    """Runs one recorded processing job (see :mod:`retailsage.pipeline.processing_runner`)."""
+
+    def run(self, job: Any) -> None:
+        """Run the job and record its outcome on moto's job object."""
+        ...
+
+
+def fail_processing(job: Any, reason: str) -> None:
+    """Record a failed processing job on moto's job object.
+
+    Args:
+        job: moto's ``FakeProcessingJob``.
+        reason: ``FailureReason`` (cut to 1,024 characters).
+    """
+    job.failure_reason = reason[:FAILURE_REASON_LIMIT]
+    job.processing_end_time = job.last_modified_time = now()
+    job.processing_job_status = "Failed"
+
+
 class LocalJobLauncher:
     """Starts each recorded job in a background thread; failures become ``Failed`` jobs."""
 
@@ -364,6 +417,7 @@ class LocalJobLauncher:
         training: TrainingRunner,
         transform: TransformJobRunner,
         faults: FaultPlan,
+        processing: ProcessingJobRunner | None = None,
     ) -> None:
         """Bind the launcher to its runners.
 
@@ -371,9 +425,11 @@ class LocalJobLauncher:
             training: runs training jobs.
             transform: runs transform jobs.
             faults: job kinds in ``faults.jobs`` fail on purpose (``--inject-failure``).
+            processing: runs processing jobs (``None``: they fail, naming the missing runner).
         """
         self._training = training
         self._transform = transform
+        self._processing = processing
         self._faults = faults
         self.threads: list[threading.Thread] = []
 
@@ -383,10 +439,8 @@ class LocalJobLauncher:
         Args:
             job: moto's ``FakeTrainingJob``.
         """
-        if TRAINING in self._faults.jobs:
-            _fail_training(job, "InjectedFailure: failure injected into the training job")
-            return
-        self._start(job.training_job_name, lambda: self._training.run(job), job, _fail_training)
+        run = lambda: self._training.run(job)  # noqa: E731
+        self._launch(TRAINING, job.training_job_name, run, job, _fail_training)
 
     def start_transform(self, job: Any, backend: Any) -> None:
         """Start a transform job (:class:`~retailsage.pipeline.moto_patches.JobLauncher`).
@@ -395,11 +449,35 @@ class LocalJobLauncher:
             job: moto's ``FakeTransformJob``.
             backend: moto's SageMaker backend (resolves the job's model).
         """
-        if TRANSFORM in self._faults.jobs:
-            _fail_transform(job, "InjectedFailure: failure injected into the transform job")
-            return
         run = lambda: self._transform.run(job, backend)  # noqa: E731
-        self._start(job.transform_job_name, run, job, _fail_transform)
+        self._launch(TRANSFORM, job.transform_job_name, run, job, _fail_transform)
+
+    def start_processing(self, job: Any) -> None:
+        """Start a processing job (:class:`~retailsage.pipeline.moto_patches.JobLauncher`).
+
+        Args:
+            job: moto's ``FakeProcessingJob``.
+        """
+        runner = self._processing
+        if runner is None:
+            fail_processing(job, "PlatformError: no local runner for processing jobs")
+            return
+        run = lambda: runner.run(job)  # noqa: E731
+        self._launch(PROCESSING, job.processing_job_name, run, job, fail_processing)
+
+    def _launch(
+        self,
+        kind: str,
+        name: str,
+        run: Callable[[], None],
+        job: Any,
+        fail: Callable[[Any, str], None],
+    ) -> None:
+        """Fail the job at once when ``--inject-failure`` names its kind, else start it."""
+        if kind in self._faults.jobs:
+            fail(job, f"InjectedFailure: failure injected into the {kind} job")
+            return
+        self._start(name, run, job, fail)
 
     def join(self, timeout_s: float | None = None) -> None:
         """Wait for every job thread (used when the run ends).

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 EXTRACT_DATA = "Extract Data"
+WHERE_TO_FEATURIZE = "Where To Featurize"
+FEATURIZE_DATA = "Featurize Data"
 NOTHING_TO_DO = "Nothing To Do"
 TRAIN_MODEL = "Train Model"
 QUALITY_GATE = "Quality Gate"
@@ -18,6 +20,7 @@ PIPELINE_FAILED = "Pipeline Failed"
 
 TASK_STATES: tuple[str, ...] = (
     EXTRACT_DATA,
+    FEATURIZE_DATA,
     TRAIN_MODEL,
     REGISTER_MODEL,
     CREATE_MODEL,
@@ -29,6 +32,7 @@ TASK_STATES: tuple[str, ...] = (
 
 HAPPY_PATH: tuple[str, ...] = (
     EXTRACT_DATA,
+    WHERE_TO_FEATURIZE,
     TRAIN_MODEL,
     QUALITY_GATE,
     REGISTER_MODEL,
@@ -38,7 +42,8 @@ HAPPY_PATH: tuple[str, ...] = (
     PUBLISH_RUN,
     PIPELINE_SUCCEEDED,
 )
-"""The states a successful execution enters, in order."""
+"""The states a successful execution that featurizes in the Lambda enters, in order (one that
+featurizes in a Processing job enters FEATURIZE_DATA after WHERE_TO_FEATURIZE)."""
 
 WRITE_PREDICTION_OBJECT = "Write Prediction Object"
 """The Lambda task inside the WRITE_PREDICTIONS Distributed Map (one ``*.out`` object each)."""

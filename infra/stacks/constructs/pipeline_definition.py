@@ -1,12 +1,13 @@
 """The pipeline's states and transitions; names come from ``retailsage.pipeline.states``.
 
-Extract Data -> Train Model -> Quality Gate -> Register Model -> Create Model -> Batch Transform
--> Write Predictions (Distributed Map over the ``*.out`` objects) -> Publish Run (the run's
-completion marker) -> Pipeline Succeeded. ``NoNewData`` from the extract ends in "Nothing To
-Do"; a model that does not beat the best same-run baseline by the margin in "Model Rejected"
-(never registered, so the previous approved version keeps serving); every other failure goes
-through "Notify Failure" to "Pipeline Failed" (a run that fails while writing is never
-published, so readers never take its items for a complete run).
+Extract Data -> Where To Featurize (-> Featurize Data, a SageMaker Processing job, when the
+extract planned one for a large input) -> Train Model -> Quality Gate -> Register Model ->
+Create Model -> Batch Transform -> Write Predictions (Distributed Map over the ``*.out``
+objects) -> Publish Run (the run's completion marker) -> Pipeline Succeeded. ``NoNewData`` from
+the extract ends in "Nothing To Do"; a model that does not beat the best same-run baseline by
+the margin in "Model Rejected" (never registered, so the previous approved version keeps
+serving); every other failure goes through "Notify Failure" to "Pipeline Failed" (a run that
+fails while writing is never published, so readers never take its items for a complete run).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 from lambdas.common.errors import NO_NEW_DATA
-from lambdas.common.events import ExtractResult, WritePredictionsResult
+from lambdas.common.events import PROCESSING, ExtractResult, WritePredictionsResult
 from lambdas.write_predictions.records import (
     PARTITION_KEY,
     RUN_MARKER_PARTITION,
@@ -115,6 +116,15 @@ class PipelineDefinition(Construct):
             errors=[NO_NEW_DATA],
             result_path="$.no_new_data",
         )
+        featurize = self._custom(
+            states.FEATURIZE_DATA,
+            sm.featurize_state(targets=targets, featurize=config.featurize),
+        )
+        where = sfn.Choice(
+            self,
+            states.WHERE_TO_FEATURIZE,
+            comment="The extract featurized in the Lambda, or planned a Processing job.",
+        )
         train = self._custom(
             states.TRAIN_MODEL,
             sm.train_state(
@@ -168,7 +178,7 @@ class PipelineDefinition(Construct):
         )
         for task in (extract, write, publish):
             task.add_catch(failed, errors=[sfn.Errors.ALL], result_path=eh.ERROR_PATH)
-        for custom in (train, register, create_model, transform):
+        for custom in (featurize, train, register, create_model, transform):
             custom.add_catch(failed, errors=[sfn.Errors.ALL], result_path=eh.ERROR_PATH)
         for rule in config.gates:
             gate.when(gate_condition(rule), register)
@@ -178,7 +188,11 @@ class PipelineDefinition(Construct):
         transform.next(write)
         write.next(publish)
         publish.next(sfn.Succeed(self, states.PIPELINE_SUCCEEDED))
-        self.start: sfn.IChainable = extract.next(train).next(gate)
+        where.when(sfn.Condition.string_equals("$.extract.featurize", PROCESSING), featurize)
+        where.otherwise(train)
+        featurize.next(train)
+        train.next(gate)
+        self.start: sfn.IChainable = extract.next(where)
         self.first_state: sfn.State = extract
 
     def _publish_run(self, table: dynamodb.ITable) -> tasks.DynamoPutItem:

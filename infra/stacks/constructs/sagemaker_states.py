@@ -1,8 +1,9 @@
 """Raw ASL of the SageMaker tasks (``sfn.CustomState``): what CDK's task constructs lack.
 
-CDK's ``SageMakerCreateTrainingJob`` has no managed-spot/checkpoint props and
-``SageMakerCreateTransformJob`` no ``DataProcessing`` (aws-cdk #3362), so the three SageMaker
-states are written as ASL here and their IAM is granted by hand in the pipeline stack.
+CDK's ``SageMakerCreateTrainingJob`` has no managed-spot/checkpoint props,
+``SageMakerCreateTransformJob`` no ``DataProcessing`` (aws-cdk #3362) and there is no task
+construct for processing jobs at all, so the SageMaker states are written as ASL here and
+their IAM is granted by hand in the pipeline stack.
 Every ``ResultSelector`` keeps only plain values (the ``Describe*Job`` documents hold datetimes).
 """
 
@@ -15,7 +16,13 @@ from typing import Any
 
 import aws_cdk as cdk
 
-from infra.config import TrainingConfig, TransformConfig
+from infra.config import FeaturizeConfig, TrainingConfig, TransformConfig
+from retailsage.processing.contract import (
+    DEFAULT_LOCAL_PATHS,
+    INPUT_RAW,
+    OUTPUT_SCORING,
+    OUTPUT_TRAIN,
+)
 
 CONTENT_TYPE = "application/jsonlines"
 SUPPORTED_CONTENT_TYPES = ("application/jsonlines", "application/json", "text/csv")
@@ -140,6 +147,78 @@ def train_state(
             "metric_values.$": "$.FinalMetricDataList[*].Value",
         },
         "ResultPath": "$.training",
+    }
+
+
+def featurize_state(*, targets: SageMakerTargets, featurize: FeaturizeConfig) -> dict[str, Any]:
+    """Return the ASL of the Processing featurize task (``createProcessingJob.sync``).
+
+    The image's ``featurize`` mode (``ContainerArguments`` planned by the extract Lambda)
+    reads the raw prefix and writes the training channel and scoring objects to the same
+    prefixes the Lambda would; ``ExitMessage`` carries its counts as JSON.
+
+    Args:
+        targets: image and role.
+        featurize: instances, volume and runtime.
+
+    Returns:
+        A Task state (without Next/Catch, which CDK adds).
+    """
+
+    def output(name: str, uri_path: str) -> dict[str, Any]:
+        return {
+            "OutputName": name,
+            "S3Output": {
+                "S3Uri.$": uri_path,
+                "LocalPath": DEFAULT_LOCAL_PATHS[name],
+                "S3UploadMode": "EndOfJob",
+            },
+        }
+
+    return {
+        "Type": "Task",
+        "Comment": "Featurize an input beyond the extract Lambda's limits in the image (.sync).",
+        "Resource": integration_arn("createProcessingJob.sync"),
+        "Parameters": {
+            "ProcessingJobName.$": "$.extract.run_name",
+            "RoleArn": targets.role_arn,
+            "AppSpecification": {
+                "ImageUri": targets.image_uri,
+                "ContainerArguments.$": "$.extract.featurize_arguments",
+            },
+            "ProcessingInputs": [
+                {
+                    "InputName": INPUT_RAW,
+                    "S3Input": {
+                        "S3Uri.$": "$.extract.source_uri",
+                        "LocalPath": DEFAULT_LOCAL_PATHS[INPUT_RAW],
+                        "S3DataType": "S3Prefix",
+                        "S3InputMode": "File",
+                        "S3DataDistributionType": "FullyReplicated",
+                    },
+                }
+            ],
+            "ProcessingOutputConfig": {
+                "Outputs": [
+                    output(OUTPUT_TRAIN, "$.extract.train_uri"),
+                    output(OUTPUT_SCORING, "$.extract.scoring_uri"),
+                ]
+            },
+            "ProcessingResources": {
+                "ClusterConfig": {
+                    "InstanceCount": featurize.instance_count,
+                    "InstanceType": featurize.instance_type,
+                    "VolumeSizeInGB": featurize.volume_size_gb,
+                }
+            },
+            "StoppingCondition": {"MaxRuntimeInSeconds": featurize.max_runtime_seconds},
+            "NetworkConfig": {"EnableNetworkIsolation": True},
+        },
+        "ResultSelector": {
+            "job_name.$": "$.ProcessingJobName",
+            "counts.$": "States.StringToJson($.ExitMessage)",
+        },
+        "ResultPath": "$.featurize",
     }
 
 

@@ -10,13 +10,14 @@ from constructs import Construct
 MANAGED_RULES: tuple[str, ...] = (
     "StepFunctionsGetEventsForSageMakerTrainingJobsRule",
     "StepFunctionsGetEventsForSageMakerTransformJobsRule",
+    "StepFunctionsGetEventsForSageMakerProcessingJobsRule",
 )
 
 
 def sagemaker_task_statements(
     scope: Construct, *, name_prefix: str, sagemaker_role_arn: str, model_package_group: str
 ) -> list[iam.PolicyStatement]:
-    """Return the statements the Train, Register/Create Model and Batch Transform states need.
+    """Return the statements the Featurize, Train, Register/Create Model and Transform states need.
 
     Job and model names are ``<name_prefix>-...`` (the extract Lambda derives them from the
     execution name), so every SageMaker resource is scoped to that prefix.
@@ -38,6 +39,7 @@ def sagemaker_task_statements(
         )
 
     training, transform, model = arn("training-job"), arn("transform-job"), arn("model")
+    processing = arn("processing-job")
     rules = [
         stack.format_arn(service="events", resource="rule", resource_name=rule)
         for rule in MANAGED_RULES
@@ -61,6 +63,15 @@ def sagemaker_task_statements(
             ],
             resources=[transform],
         ),
+        iam.PolicyStatement(
+            sid="ProcessingJobs",
+            actions=[
+                "sagemaker:CreateProcessingJob",
+                "sagemaker:DescribeProcessingJob",
+                "sagemaker:StopProcessingJob",
+            ],
+            resources=[processing],
+        ),
         iam.PolicyStatement(sid="Models", actions=["sagemaker:CreateModel"], resources=[model]),
         iam.PolicyStatement(
             sid="RegisterModelPackages",
@@ -79,7 +90,9 @@ def sagemaker_task_statements(
             ],
         ),
         iam.PolicyStatement(
-            sid="JobTags", actions=["sagemaker:ListTags"], resources=[training, transform, model]
+            sid="JobTags",
+            actions=["sagemaker:ListTags"],
+            resources=[training, transform, processing, model],
         ),
         iam.PolicyStatement(
             sid="PassSageMakerRole",

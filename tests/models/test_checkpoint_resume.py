@@ -179,3 +179,20 @@ def test_newer_stale_checkpoints_do_not_hide_this_jobs_own(tmp_path, gap_rows):
         resumed.hooks.notes[1] == "resuming xgboost from checkpoint xgboost-00000003.ubj (step 3)"
     )
     assert set(xgb_fingerprints(mine)) == {"mine"}
+
+
+def test_a_rerun_of_a_finished_sampled_fit_trains_nothing_and_saves_the_same_model(
+    tmp_path, gap_rows
+):
+    # row and column sampling: rounds trained again after a resume would draw other samples
+    # (XGBoost keeps no RNG state in a model), so the last round must always be checkpointed
+    config = XGBoostGapConfig(
+        num_round=7, subsample=0.8, colsample_bytree=0.5, nthread=1, recency_halflife_days=0.0
+    )
+    train, _ = split(gap_rows)
+    first = Recorder(tmp_path, "fp")
+    first.hooks.checkpoint_every = 5
+    model = XGBoostGap(config).fit(train, None, hooks=first.hooks)
+    assert [step for step, _ in list_checkpoints(tmp_path, "xgboost", ".ubj")] == [5, 7]
+    rerun = XGBoostGap(config).fit(train, None, hooks=first.hooks)
+    assert rerun.booster_.save_raw("json") == model.booster_.save_raw("json")

@@ -127,10 +127,14 @@ def test_rerun_of_the_same_run_leaves_the_item_count_unchanged(
     pipeline: LocalPipeline, runs: dict[str, RunSummary]
 ) -> None:
     before = pipeline.count_items()
+    exported = pipeline.runs_dir / runs["xgboost"].run_id / "predictions.parquet"
+    first = pd.read_parquet(exported)
     again = pipeline.execute(_options("xgboost"))
     assert again.succeeded, again.lines()
     assert again.items_written == runs["xgboost"].items_written
     assert pipeline.count_items() == before
+    # the rerun resumes the finished job's checkpoints at their end: the same predictions
+    pd.testing.assert_frame_equal(pd.read_parquet(exported), first)
 
 
 def test_injected_failure_is_caught_notified_and_fails_the_execution(

@@ -151,6 +151,8 @@ def test_refit_checkpoints_apart_and_a_rerun_resumes_both_fits(
     assert not any("ignoring" in note for note in notes), notes
     again = load_model(base / "model")
     assert again.booster_.num_boosted_rounds() == iterations
+    # the finished fits end on a checkpoint, so the rerun trains no round again: same model
+    assert again.booster_.save_raw("json") == first
     reference = load_model(xgboost_jobs["refit"] / "model").booster_.save_raw("json")
     assert first == reference  # the same refit as the fixture's job
 

@@ -75,10 +75,15 @@ class _HookCallback(xgb.callback.TrainingCallback):
     """Forwards metrics, early-stops on validation MAE, writes checkpoints, honours stops."""
 
     def __init__(
-        self, hooks: TrainingHooks, patience: int | None, state: StoppingState | None = None
+        self,
+        hooks: TrainingHooks,
+        patience: int | None,
+        state: StoppingState | None = None,
+        total_rounds: int | None = None,
     ) -> None:
         self.hooks = hooks
         self.patience = patience
+        self.total_rounds = total_rounds
         self.state = state or StoppingState()
         self.interrupted = False
 
@@ -106,7 +111,11 @@ class _HookCallback(xgb.callback.TrainingCallback):
             self.save(model, rounds)
             self.interrupted = True
             return True
-        if self.spent() or rounds % max(self.hooks.checkpoint_every, 1) == 0:
+        # the last round is always kept: a rerun of a finished job then resumes at its end and
+        # trains nothing, so it saves the identical model (XGBoost does not store its sampling
+        # RNG, so rounds trained again after a resume draw other row and column samples)
+        last = rounds == self.total_rounds
+        if self.spent() or last or rounds % max(self.hooks.checkpoint_every, 1) == 0:
             self.save(model, rounds)
         return self.spent()
 
@@ -209,7 +218,7 @@ def train_booster(
     require_same(done, hooks.collective, "the checkpoint round to resume from")
     patience = early_stopping_rounds if dval is not None else None
     state = StoppingState.from_booster(start) if start is not None else StoppingState()
-    hook = _HookCallback(hooks, patience, state)
+    hook = _HookCallback(hooks, patience, state, total_rounds=num_round)
     callbacks: list[xgb.callback.TrainingCallback] = [hook]
     evals = [(dval, VALIDATION)] if dval is not None else []
     booster = xgb.train(

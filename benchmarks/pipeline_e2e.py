@@ -5,13 +5,20 @@ Measures, in one process and one moto session:
   * baseline: the `make run` default (generated transactions, xgboost);
   * target: the real Online Retail data (../shared/data/online_retail.parquet), xgboost.
 
+It also prints the time CPython's cyclic collector took in this process (gc.callbacks).
+`--collector default` runs without the local pipeline's collector policy
+(retailsage.pipeline.gc_policy: collector off during each in-process Lambda invocation, its
+survivors frozen), for an A/B of that policy in separate processes at the same load.
+
 Run:  .venv/bin/python benchmarks/pipeline_e2e.py [--cold] [--data PATH] [--rows N]
-      [--model-type pca_kmeans] [--target-only]
+      [--model-type pca_kmeans] [--target-only] [--collector policy|default]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import io
 import logging
 import sys
@@ -19,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from retailsage.pipeline import lambda_runner
 from retailsage.pipeline.run import DEFAULT_CACHE_DIR, DEFAULT_ROWS, LocalPipeline, RunOptions
 from retailsage.pipeline.summary import RunSummary
 
@@ -43,6 +51,31 @@ def _report(label: str, summary: RunSummary) -> None:
             print(f"   {name} = {value:.3f}")
 
 
+class CollectorClock:
+    """Adds up the wall time of every cyclic-collector run (``gc.callbacks``), by generation."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.collections = [0, 0, 0]
+        self._started = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+            self.collections[info["generation"]] += 1
+
+    def line(self) -> str:
+        """One report line."""
+        gen0, gen1, gen2 = self.collections
+        return (
+            f"cyclic collector: {self.seconds:.1f} s in {sum(self.collections):,} collections "
+            f"(generation 0/1/2: {gen0:,}/{gen1:,}/{gen2:,})"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REAL_DATA)
@@ -52,7 +85,16 @@ def main() -> int:
     parser.add_argument(
         "--target-only", action="store_true", help="skip the generated-data baseline run"
     )
+    parser.add_argument(
+        "--collector",
+        choices=("policy", "default"),
+        default="policy",
+        help="default: without the local pipeline's collector policy (the A/B baseline)",
+    )
     args = parser.parse_args()
+    if args.collector == "default":
+        lambda_runner.invocation_gc = contextlib.nullcontext  # type: ignore[assignment]
+    clock = CollectorClock()
     if not args.data.is_file():
         print(f"real data not found at {args.data}", file=sys.stderr)
         return 2
@@ -80,6 +122,7 @@ def main() -> int:
         f"\nend to end, real data ({args.model_type}): setup {setup:.1f} s + execution "
         f"{target.wall_s:.1f} s = {setup + target.wall_s:.1f} s (goal <= {goal} s)"
     )
+    print(f"{clock.line()}; collector policy: {args.collector}")
     return 0 if (baseline is None or baseline.succeeded) and target.succeeded else 1
 
 

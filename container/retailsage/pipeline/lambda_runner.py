@@ -20,6 +20,7 @@ from typing import Any
 
 from retailsage.core.errors import UserError
 from retailsage.pipeline.faults import FaultPlan
+from retailsage.pipeline.gc_policy import invocation_gc
 from retailsage.pipeline.moto_patches import LambdaOutcome
 
 logger = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ class LocalLambdaRunner:
             memory_limit_in_mb=int(function.memory_size),
             timeout_s=int(function.timeout),
         )
-        with self._lock, _environment(runtime_environment(function)):
+        with self._lock, _environment(runtime_environment(function)), invocation_gc():
             self.invocations[name] = self.invocations.get(name, 0) + 1
             try:
                 if name in self._faults.functions:

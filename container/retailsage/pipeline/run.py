@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import Any, TextIO
 
 from retailsage.core.errors import UserError
-from retailsage.pipeline import s3io
+from retailsage.pipeline import gc_policy, s3io
 from retailsage.pipeline.asl import LocalAccount
 from retailsage.pipeline.deployment import REPO_ROOT, Deployment, synthesize
 from retailsage.pipeline.drift_check import check_run_drift
@@ -175,6 +175,7 @@ class LocalPipeline:
             self.printer.on_lambda_error,
             self.printer.on_lambda_start,
         )
+        self._stack.callback(gc_policy.release)  # what the Lambda invocations froze
         self._stack.enter_context(patched_moto(invoker, self.launcher))
         # first out on exit (Ctrl-C mid-job included): no training process or server outlives us
         self._stack.callback(self.launcher.join, 30.0)

@@ -50,7 +50,6 @@ import pandas as pd
 
 from retailsage.core.hyperparameters import parse_hyperparameters
 from retailsage.data.cleaning import clean_transactions
-from retailsage.data.loader import load_transactions
 from retailsage.data.schema import (
     COUNTRY,
     CUSTOMER_ID,
@@ -62,7 +61,7 @@ from retailsage.data.schema import (
     UNIT_PRICE,
 )
 from retailsage.evaluation.metrics import asof_baselines
-from retailsage.evaluation.runner import SYNTHETIC_ROWS
+from retailsage.evaluation.runner import load_source
 from retailsage.features.gap import AS_OF_DATE
 from retailsage.features.protocols import Split, split_asof
 from retailsage.models.registry import get_family
@@ -308,12 +307,8 @@ def main() -> None:
         "--seeds", type=int, default=0, metavar="N", help="paired seed check (mean of N seeds)"
     )
     args = parser.parse_args()
-    if args.synthetic:
-        from retailsage.data.synthetic import generate_transactions
-
-        name, raw = "synthetic", generate_transactions(SYNTHETIC_ROWS, seed=0)
-    else:
-        name, raw = args.data.name, load_transactions(args.data, columns_only=True)
+    name = "synthetic" if args.synthetic else args.data.name
+    raw = load_source(None if args.synthetic else args.data)
     clean = clean_transactions(raw)
     lines = prepare_lines(raw, clean)
     table: dict[str, dict[str, tuple[float, str]]] = {}

@@ -44,9 +44,8 @@ import numpy as np
 import pandas as pd
 
 from retailsage.data.cleaning import clean_transactions
-from retailsage.data.loader import load_transactions
 from retailsage.evaluation.metrics import asof_baselines
-from retailsage.evaluation.runner import SYNTHETIC_ROWS
+from retailsage.evaluation.runner import load_source
 from retailsage.features.asof import asof_rows_from_orders, snapshot_dates
 from retailsage.features.gap import AS_OF_DATE, ORDER_DATE, TARGET, build_orders, order_features
 from retailsage.models.xgboost_gap import XGBoostGap, XGBoostGapConfig
@@ -172,12 +171,8 @@ def main() -> None:
     parser.add_argument("--inner-search", type=int, default=0, metavar="N")
     parser.add_argument("--seed-bag", type=int, default=0, metavar="N")
     args = parser.parse_args()
-    if args.synthetic:
-        from retailsage.data.synthetic import generate_transactions
-
-        name, raw = "synthetic", generate_transactions(SYNTHETIC_ROWS, seed=0)
-    else:
-        name, raw = args.data.name, load_transactions(args.data, columns_only=True)
+    name = "synthetic" if args.synthetic else args.data.name
+    raw = load_source(None if args.synthetic else args.data)
     orders = build_orders(clean_transactions(raw))
     if args.seed_bag:
         for cutoff in args.cutoff:

@@ -26,8 +26,7 @@ import numpy as np
 import pandas as pd
 
 from retailsage.data.cleaning import clean_transactions
-from retailsage.data.loader import load_transactions
-from retailsage.evaluation.runner import SYNTHETIC_ROWS
+from retailsage.evaluation.runner import load_source
 from retailsage.features.protocols import refit_asof_rows, split_asof
 from retailsage.models.registry import get_family
 
@@ -87,12 +86,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--scales", nargs="+", type=float, default=[0.75, 1.0, 1.25, 1.5])
     args = parser.parse_args()
-    if args.synthetic:
-        from retailsage.data.synthetic import generate_transactions
-
-        name, raw = "synthetic", generate_transactions(SYNTHETIC_ROWS, seed=0)
-    else:
-        name, raw = args.data.name, load_transactions(args.data, columns_only=True)
+    name = "synthetic" if args.synthetic else args.data.name
+    raw = load_source(None if args.synthetic else args.data)
     lines = clean_transactions(raw)
     for cutoff in args.cutoff:
         for model in args.models:

@@ -58,14 +58,27 @@ class EvaluationRequest:
 
 def load_lines(request: EvaluationRequest) -> pd.DataFrame:
     """Load the transactions named by the request, or generate synthetic ones."""
-    if request.data is None:
+    return load_source(request.data)
+
+
+def load_source(data: Path | None) -> pd.DataFrame:
+    """Load raw transaction lines from ``data``, or the evaluation's generated data when ``None``.
+
+    Args:
+        data: a transactions file in any supported format, or ``None`` for
+            :data:`SYNTHETIC_ROWS` generated lines (seed 0), as ``retailsage evaluate`` uses.
+
+    Returns:
+        The raw lines (schema columns only), not yet cleaned.
+    """
+    if data is None:
         from retailsage.data.synthetic import generate_transactions
 
         LOGGER.info("no --data given: evaluating on %d synthetic rows", SYNTHETIC_ROWS)
         return generate_transactions(SYNTHETIC_ROWS, seed=0)
     from retailsage.data.loader import load_transactions
 
-    return load_transactions(request.data, columns_only=True)
+    return load_transactions(data, columns_only=True)
 
 
 def stable_sample(frame: pd.DataFrame, column: str, fraction: float) -> pd.DataFrame:

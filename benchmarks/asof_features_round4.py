@@ -39,14 +39,13 @@ seasonal line (NaN when none).
 
 from __future__ import annotations
 
-import argparse
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from asof_cli import asof_parser, load_raw
 
 from retailsage.core.hyperparameters import parse_hyperparameters
 from retailsage.data.cleaning import clean_transactions
@@ -61,12 +60,10 @@ from retailsage.data.schema import (
     UNIT_PRICE,
 )
 from retailsage.evaluation.metrics import asof_baselines
-from retailsage.evaluation.runner import load_source
 from retailsage.features.gap import AS_OF_DATE
 from retailsage.features.protocols import Split, split_asof
 from retailsage.models.registry import get_family
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared/data/online_retail.parquet"
 SEASONAL = "CHRISTMAS|XMAS|ADVENT"
 TIME_COLUMNS = ("hour_mean", "hour_std", "distinct_weekdays")
 SEASONAL_COLUMNS = ("seasonal_line_share", "seasonal_invoice_share_90d")
@@ -298,17 +295,12 @@ def run_seeds(
 
 def main() -> None:
     """Parse the arguments, run every cutoff and print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--synthetic", action="store_true", help="the generated data instead")
-    parser.add_argument("--cutoff", nargs="+", default=["2011-09-01"])
-    parser.add_argument("--horizon", type=int, default=60)
+    parser = asof_parser(__doc__)
     parser.add_argument(
         "--seeds", type=int, default=0, metavar="N", help="paired seed check (mean of N seeds)"
     )
     args = parser.parse_args()
-    name = "synthetic" if args.synthetic else args.data.name
-    raw = load_source(None if args.synthetic else args.data)
+    name, raw = load_raw(args)
     clean = clean_transactions(raw)
     lines = prepare_lines(raw, clean)
     table: dict[str, dict[str, tuple[float, str]]] = {}

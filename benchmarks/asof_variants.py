@@ -33,24 +33,21 @@ as of ``D`` beside the defaults.
 
 from __future__ import annotations
 
-import argparse
 import math
 import random
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from asof_cli import asof_parser, load_raw
 
 from retailsage.data.cleaning import clean_transactions
 from retailsage.evaluation.metrics import asof_baselines
-from retailsage.evaluation.runner import load_source
 from retailsage.features.asof import asof_rows_from_orders, snapshot_dates
 from retailsage.features.gap import AS_OF_DATE, ORDER_DATE, TARGET, build_orders, order_features
 from retailsage.models.xgboost_gap import XGBoostGap, XGBoostGapConfig
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared/data/online_retail.parquet"
 WEEKDAY = "asof_weekday"
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
@@ -161,18 +158,13 @@ def seed_bag(orders: pd.DataFrame, cutoff: str, horizon: int, count: int, thread
 
 def main() -> None:
     """Parse the arguments and print one line per (data, cutoff, variant)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--synthetic", action="store_true", help="the generated data instead")
-    parser.add_argument("--cutoff", nargs="+", default=["2011-09-01"])
-    parser.add_argument("--horizon", type=int, default=60)
+    parser = asof_parser(__doc__)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--inner-search", type=int, default=0, metavar="N")
     parser.add_argument("--seed-bag", type=int, default=0, metavar="N")
     args = parser.parse_args()
-    name = "synthetic" if args.synthetic else args.data.name
-    raw = load_source(None if args.synthetic else args.data)
+    name, raw = load_raw(args)
     orders = build_orders(clean_transactions(raw))
     if args.seed_bag:
         for cutoff in args.cutoff:

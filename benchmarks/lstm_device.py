@@ -1,13 +1,19 @@
 """The LSTM gap family on CUDA vs CPU: fit time, holdout MAE, and a CUDA-trained artifact on CPU.
 
     python benchmarks/lstm_device.py [--rows 400000] [--epochs 15] [--data PATH]
+        [--target asof|order_gap] [--batch-sizes 512 8192]
 
 Fits ``LSTMGap`` with ``device=cuda`` (when a GPU is present) and ``device=cpu`` on the same
-gap rows (generated Online Retail lines by default; ``--data`` reads a file instead), prints the
-fit seconds and the MAE on a held-out customer split for each, then saves the CUDA-trained model
+rows (generated Online Retail lines by default; ``--data`` reads a file instead), prints the
+fit seconds and the holdout MAE for each, then saves the CUDA-trained model
 with the artifact code, loads it back (``weights_only`` state dict, CPU) and checks that its
-predictions equal the in-memory model's. Runs without the project installed when
-``container/`` is on ``PYTHONPATH`` (the GPU machine's own torch is used).
+predictions equal the in-memory model's. ``--target asof`` (the default, as in training jobs):
+the as-of snapshot rows of ``features.protocols.split_asof`` at the default cutoff and H = 60
+(``retailsage evaluate``'s split: training snapshots before D - H, scored as of D against the
+truth after D), with the Brier score and ROC-AUC of ``purchase_probability`` too;
+``order_gap``: the per-order gap rows with every fifth customer held out. Runs without the
+project installed when ``container/`` is on ``PYTHONPATH`` (the GPU machine's own torch is
+used).
 """
 
 from __future__ import annotations
@@ -30,20 +36,24 @@ import torch  # noqa: E402
 from retailsage.data.cleaning import clean_transactions  # noqa: E402
 from retailsage.data.loader import load_transactions  # noqa: E402
 from retailsage.data.synthetic import generate_transactions  # noqa: E402
+from retailsage.evaluation.metrics import probability_metrics  # noqa: E402
 from retailsage.features.gap import TARGET, gap_training_rows  # noqa: E402
+from retailsage.features.protocols import split_asof  # noqa: E402
 from retailsage.models.artifacts import load_model, save_model  # noqa: E402
 from retailsage.models.lstm_gap import LSTMGap, LSTMGapConfig  # noqa: E402
 
+HORIZON = 60
 
-def gap_rows(rows: int, data: Path | None) -> pd.DataFrame:
-    """Observed gap rows from ``data`` or from ``rows`` generated transaction lines."""
+
+def train_test(rows: int, data: Path | None, target: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Training and holdout rows of ``target`` from ``data`` or ``rows`` generated lines."""
     raw = load_transactions(data) if data else generate_transactions(rows, seed=0)
-    features = gap_training_rows(clean_transactions(raw))
-    return features.loc[features[TARGET].notna()].reset_index(drop=True)
-
-
-def split(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Hold out every fifth customer."""
+    clean = clean_transactions(raw)
+    if target == "asof":
+        split = split_asof(clean, None, HORIZON)
+        return split.train, split.test
+    features = gap_training_rows(clean)
+    frame = features.loc[features[TARGET].notna()].reset_index(drop=True)
     held = pd.util.hash_pandas_object(frame["CustomerID"], index=False).to_numpy() % 5 == 0
     return frame.loc[~held], frame.loc[held]
 
@@ -67,30 +77,48 @@ def fit(config: LSTMGapConfig, train: pd.DataFrame, test: pd.DataFrame) -> tuple
     if config.device == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - started
-    predicted = model.predict(test)["predicted_gap_days"].to_numpy()
-    mae = float(np.mean(np.abs(predicted - test[TARGET].to_numpy())))
-    return model, {"device": config.device, "fit seconds": round(seconds, 2), "MAE": round(mae, 3)}
+    output = model.predict(test)
+    truth = test[TARGET].to_numpy(np.float64)
+    mae = float(np.mean(np.abs(output["predicted_gap_days"].to_numpy() - truth)))
+    result = {"device": config.device, "fit seconds": round(seconds, 2), "MAE": round(mae, 3)}
+    if "purchase_probability" in output:
+        bought = (truth < HORIZON).astype(np.float64)
+        probability = output["purchase_probability"].to_numpy(np.float64)
+        for name, value in probability_metrics(bought, probability).items():
+            result[name] = round(value, 3)
+    return model, result
 
 
 def main() -> int:
+    """Fit on each device, print the figures, check the artifact; 1 if it predicts otherwise."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=400_000)
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--data", type=Path, default=None)
+    parser.add_argument("--target", choices=["asof", "order_gap"], default="asof")
+    parser.add_argument(
+        "--batch-sizes", type=int, nargs="+", default=[512], help="rows per step (default 512)"
+    )
     args = parser.parse_args()
-    rows = gap_rows(args.rows, args.data)
-    train, test = split(rows)
+    started = time.perf_counter()
+    train, test = train_test(args.rows, args.data, args.target)
+    prepared = time.perf_counter() - started
     print(
         f"torch {torch.__version__}, cuda available: {torch.cuda.is_available()}"
         + (f" ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else "")
-        + f"; cores {os.cpu_count()}; gap rows: train {len(train):,}, holdout {len(test):,}"
+        + f"; cores {os.cpu_count()}; {args.target} rows: train {len(train):,}, holdout "
+        f"{len(test):,} (prepared in {prepared:.1f} s)"
     )
     devices = ["cuda", "cpu"] if torch.cuda.is_available() else ["cpu"]
     results, models = [], {}
-    for device in devices:
-        config = LSTMGapConfig(epochs=args.epochs, device=device, early_stopping_epochs=0)
-        models[device], result = fit(config, train, test)
-        results.append(result)
+    for batch_size in args.batch_sizes:
+        for device in devices:
+            config = LSTMGapConfig(
+                epochs=args.epochs, device=device, early_stopping_epochs=0, batch_size=batch_size
+            )
+            model, result = fit(config, train, test)
+            models.setdefault(device, model)
+            results.append({"batch": batch_size, **result})
     print(pd.DataFrame(results).to_string(index=False))
     trained = models[devices[0]]
     with tempfile.TemporaryDirectory() as tmp:

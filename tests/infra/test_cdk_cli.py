@@ -147,6 +147,31 @@ def without_cli_metadata(template: dict[str, Any]) -> dict[str, Any]:
     return dict(document)
 
 
+def test_mypy_skips_what_make_cdk_synth_leaves_in_infra_cdk_out(tmp_path, monkeypatch):
+    # `make cdk-synth` writes infra/cdk.out with a staged copy of lambdas/ (the Lambda asset);
+    # the CI gate `mypy container/retailsage lambdas infra` must not see it twice.
+    from mypy.config_parser import parse_config_file
+    from mypy.find_sources import create_source_list
+    from mypy.options import Options
+
+    options = Options()
+    parse_config_file(
+        options, lambda: None, str(INFRA.parent / "pyproject.toml"), sys.stdout, sys.stderr
+    )
+    for name in (
+        "infra/stacks/stack.py",
+        "infra/cdk.out/Pipeline-lambda-src/lambdas/__init__.py",
+        "lambdas/__init__.py",
+    ):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).touch()
+    monkeypatch.chdir(tmp_path)
+    found = sorted(
+        source.path or "" for source in create_source_list(["infra", "lambdas"], options)
+    )
+    assert found == ["infra/stacks/stack.py", "lambdas/__init__.py"]
+
+
 def test_missing_context_names_the_flag_to_pass(tmp_path):
     context = {k: v for k, v in CONTEXT.items() if k != "image_uri"}
     run, network = run_cdk(tmp_path, "synth", "-o", str(tmp_path / "out"), context=context)

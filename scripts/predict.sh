@@ -5,8 +5,13 @@
 # Set CUSTOM_ATTRIBUTES="explain=true" to send X-Amzn-SageMaker-Custom-Attributes.
 set -euo pipefail
 
-if [[ $# -lt 1 || $# -gt 4 || "$1" == "-h" || "$1" == "--help" ]]; then
-  sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//' >&2
+usage() { sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; }
+if [[ $# -ge 1 && ( "$1" == "-h" || "$1" == "--help" ) ]]; then
+  usage
+  exit 0
+fi
+if [[ $# -lt 1 || $# -gt 4 ]]; then
+  usage >&2
   exit 2
 fi
 file="$1"

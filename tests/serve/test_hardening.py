@@ -244,6 +244,37 @@ def test_emit_mode_scores_good_lines_in_few_passes(
     assert len(calls) <= 3 * 11 * len(bad_rows), len(calls)
 
 
+def test_emit_messages_name_the_line_once(
+    emit_client: FlaskClient, gap_snapshots: pd.DataFrame
+) -> None:
+    # each bad line is decoded alone, so the decoder calls it line/row 1: the record must not
+    # say "line 3: line 1 has 2 fields" but give the real line number once
+    good = gap_csv(gap_snapshots.head(1), with_ids=True).decode().splitlines()[0]
+    fields = good.split(",")
+    fields[2] = "abc"  # the first model input, after CustomerID and as_of_date
+    body = "\n".join([good, good, "oops,1", "", ",".join(fields)]) + "\n"
+    response = emit_client.post(
+        "/invocations",
+        data=body,
+        headers={"Content-Type": "text/csv", "Accept": "application/jsonlines"},
+    )
+    assert response.status_code == 200, response.data
+    records = [json.loads(line) for line in response.data.decode().splitlines()]
+    messages = [record.get("message") for record in records]
+    assert messages[:2] == [None, None]
+    assert messages[2].startswith("line 3: the line has 2 fields; this model accepts rows of")
+    assert messages[3] == "line 4: the line is empty"
+    assert messages[4].startswith("line 5: ") and "abc" in messages[4]
+    assert all("line 1" not in m and "row 1" not in m for m in messages[2:]), messages
+
+
+def test_at_line_drops_the_alone_reference_only() -> None:
+    assert scoring.at_line(0, "row 1, column 'x': bad") == "line 1: column 'x': bad"
+    assert scoring.at_line(9, "line 1: Expecting value") == "line 10: Expecting value"
+    assert scoring.at_line(9, "row 12, column 'x': bad") == "line 10: row 12, column 'x': bad"
+    assert scoring.at_line(9, 'bad "value", here') == 'line 10: bad "value", here'
+
+
 def test_emit_assembly_keeps_alignment_when_every_line_is_bad(emit_client: FlaskClient) -> None:
     body = "a\n\nb,c\n" * 20
     response = emit_client.post("/invocations", data=body, headers={"Content-Type": "text/csv"})

@@ -28,6 +28,7 @@ from retailsage.serve.predictor import Predictor
 LINE_BY_LINE = 4
 """Stretches of at most this many lines are scored one line at a time (no more halving)."""
 _ROW_HINT = re.compile(r"(?:row|line|record) (\d+)\b")
+_ALONE = re.compile(r"(?:row|line|record) 1(?:, |: | (?=has |is ))")
 
 
 def split_lines(body: bytes) -> list[bytes]:
@@ -134,8 +135,23 @@ def _misshapen_csv_lines(lines: list[bytes], schema: InputSchema) -> dict[int, s
             continue
         if width not in messages:
             messages[width] = "line 1 is empty" if width == 0 else _layout_error(schema, width)
-        errors[index] = f"line {index + 1}: {messages[width]}"
+        errors[index] = at_line(index, messages[width])
     return errors
+
+
+def at_line(index: int, message: str) -> str:
+    """An emit-mode error message for input line ``index`` (0-based): ``line N: ...``.
+
+    The decoder saw that line alone, so its message calls it ``line 1``/``row 1``/``record 1``;
+    that reference is dropped, leaving one line number: ``line 1 has 2 fields; ...`` becomes
+    ``line 778: the line has 2 fields; ...``, ``row 1, column 'x': ...`` becomes
+    ``line 5: column 'x': ...``.
+    """
+    alone = _ALONE.match(message)
+    if alone is not None:
+        rest = message[alone.end() :]
+        message = f"the line {rest}" if rest.startswith(("has ", "is ")) else rest
+    return f"line {index + 1}: {message}"
 
 
 def _layout_error(schema: InputSchema, width: int) -> str:
@@ -193,7 +209,7 @@ def _score_one(
     try:
         pieces.append(([index], _predict(lines[index : index + 1], kind, predictor, explain)))
     except BadInput as exc:
-        errors[index] = f"line {index + 1}: {exc.message}"
+        errors[index] = at_line(index, exc.message)
 
 
 def _assemble(

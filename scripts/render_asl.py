@@ -19,6 +19,10 @@ SNAPSHOT = REPO_ROOT / "stepfunctions" / "pipeline.asl.json"
 
 
 def render() -> str:
+    """The snapshot text of the example configuration's pipeline state machine."""
+    from retailsage.pipeline.deployment import quiet_node_version_banner
+
+    quiet_node_version_banner()  # as under make
     from infra.example import example_config
     from infra.synth import PIPELINE_STACK, render_asl_snapshot, synth_app
 

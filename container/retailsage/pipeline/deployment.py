@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -29,6 +30,21 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]
 # What the synthesized app depends on besides infra/, lambdas/ and the retailsage packages the
 # Lambda asset ships (lambda_asset.RETAILSAGE_SUBPACKAGES): the modules infra imports.
 _APP_MODULES = ("__init__.py", "py.typed", "train/metrics.py", "pipeline/states.py")
+
+
+# jsii prints a 12-line banner (as raw bytes) when the Node.js running the CDK is end-of-life
+# or untested; the Makefile exports these same values, so `retailsage pipeline run` reads like
+# `make run`. A value already in the environment wins (set one empty to see the banner).
+NODE_BANNER_SILENCE = {
+    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20,22",
+    "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "20,22,24,26",
+}
+
+
+def quiet_node_version_banner() -> None:
+    """Silence jsii's Node.js version banner as the Makefile does, unless the user set it."""
+    for name, value in NODE_BANNER_SILENCE.items():
+        os.environ.setdefault(name, value)
 
 
 def import_infra(module: str) -> ModuleType:
@@ -152,6 +168,7 @@ def synthesize(account: LocalAccount, cache_dir: Path) -> Deployment:
     outdir = cache_dir / source_fingerprint(config)
     templates = _read_templates(outdir)
     if not templates:
+        quiet_node_version_banner()
         synth = import_infra("infra.synth")
         shutil.rmtree(outdir, ignore_errors=True)  # an incomplete earlier attempt
         cache_dir.mkdir(parents=True, exist_ok=True)

@@ -197,3 +197,12 @@ def test_a_successful_job_publishes_the_model_and_removes_the_staging_dir(tree, 
     assert runner.main({"SAGEMAKER_BASE_DIR": str(base)}) == 0
     assert {"manifest.json", "model.ubj"} <= {p.name for p in (base / "model").iterdir()}
     assert not [p for p in base.iterdir() if p.name.startswith(".retailsage-model-staging-")]
+
+
+def test_an_unknown_log_level_keeps_the_failure_contract(tree, transactions_csv):
+    """A bad SM_LOG_LEVEL once crashed python -m retailsage.train before main(): no failure file."""
+    base = tree({"train": [transactions_csv]}, {"model_type": "forest"})
+    result = run_entrypoint(base, extra_env={"SM_LOG_LEVEL": "bogus"})
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "names no log level" in result.stderr
+    assert (base / "output" / "failure").read_text().startswith("UserError: hyperparameter ")

@@ -107,6 +107,10 @@ class RegistryConfig:
             raise ValueError("approval_status must be Approved or PendingManualApproval")
 
 
+MAX_TRAINING_RUNTIME_SECONDS = 28 * 24 * 3600
+"""``MaxRuntimeInSeconds`` above 28 days is rejected by CreateTrainingJob."""
+
+
 @dataclass(frozen=True)
 class TrainingConfig:
     """The SageMaker training job settings of the pipeline.
@@ -117,7 +121,7 @@ class TrainingConfig:
             of them (XGBoost's collective / torch DDP) and the train channel is
             ``ShardedByS3Key`` over customer-bucket objects the extract step writes.
         volume_size_gb: EBS volume per instance.
-        max_runtime_seconds: ``StoppingCondition.MaxRuntimeInSeconds``.
+        max_runtime_seconds: ``StoppingCondition.MaxRuntimeInSeconds`` (at most 28 days).
         use_spot: managed spot training (then ``max_wait_seconds`` and checkpoints apply).
         max_wait_seconds: ``StoppingCondition.MaxWaitTimeInSeconds`` (>= max runtime).
         network_isolation: ``EnableNetworkIsolation``: the training container gets no network
@@ -134,9 +138,14 @@ class TrainingConfig:
     network_isolation: bool = True
 
     def __post_init__(self) -> None:
-        """Validate counts and the spot timing rule SageMaker enforces."""
+        """Validate counts, the runtime limit and the spot timing rule SageMaker enforces."""
         if self.instance_count < 1 or self.volume_size_gb < 1:
             raise ValueError("training instance_count and volume_size_gb must be >= 1")
+        if not 1 <= self.max_runtime_seconds <= MAX_TRAINING_RUNTIME_SECONDS:
+            raise ValueError(
+                f"training max_runtime_seconds must be within 1..{MAX_TRAINING_RUNTIME_SECONDS}"
+                " (SageMaker's 28-day limit)"
+            )
         if self.use_spot and self.max_wait_seconds < self.max_runtime_seconds:
             raise ValueError("max_wait_seconds must be >= max_runtime_seconds for spot training")
 

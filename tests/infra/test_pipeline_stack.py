@@ -75,6 +75,19 @@ def test_sync_jobs_have_their_managed_rule_permissions(pipeline, of_type):
         assert f"rule/{rule}" in rendered
 
 
+def test_sync_jobs_may_be_created_described_and_stopped(pipeline, of_type):
+    """.sync polls Describe*, an aborted execution calls Stop*, and ListTags is always needed."""
+    actions = {
+        action
+        for statement in state_machine_statements(pipeline, of_type)
+        for action in as_list(statement["Action"])
+    }
+    for job in ("TrainingJob", "TransformJob", "ProcessingJob"):
+        for verb in ("Create", "Describe", "Stop"):
+            assert f"sagemaker:{verb}{job}" in actions
+    assert "sagemaker:ListTags" in actions
+
+
 def test_the_state_machine_may_run_processing_jobs_and_their_role_may_read_raw(
     pipeline, of_type, config
 ):

@@ -182,6 +182,27 @@ def test_batch_transform_splits_json_lines_and_joins_input(asl, config):
     assert params["ModelName.$"] == params["TransformJobName.$"] == "$.extract.run_name"
 
 
+def test_batch_transform_limits_and_server_settings_agree(asl, config):
+    """Payload/concurrency/client limits are explicit (CDK would fill 0 retries / 60 s) and the
+    model's server runs one worker per concurrent transform, with a timeout no shorter than the
+    invocation timeout, so SageMaker never gives up on a request the server still works on."""
+    transform = config.transform
+    params = asl["States"][states.BATCH_TRANSFORM]["Parameters"]
+    assert params["MaxPayloadInMB"] == transform.max_payload_mb
+    assert params["MaxConcurrentTransforms"] == transform.max_concurrent_transforms
+    assert params["MaxPayloadInMB"] * params["MaxConcurrentTransforms"] <= 100
+    assert params["ModelClientConfig"] == {
+        "InvocationsTimeoutInSeconds": transform.invocations_timeout_seconds,
+        "InvocationsMaxRetries": transform.invocations_max_retries,
+    }
+    environment = asl["States"][states.CREATE_MODEL]["Parameters"]["PrimaryContainer"][
+        "Environment"
+    ]
+    assert environment["SAGEMAKER_MODEL_SERVER_WORKERS"] == str(params["MaxConcurrentTransforms"])
+    timeout = int(environment["SAGEMAKER_MODEL_SERVER_TIMEOUT"])
+    assert timeout >= params["ModelClientConfig"]["InvocationsTimeoutInSeconds"]
+
+
 @pytest.mark.parametrize("model_type", ["xgboost", "lstm", "pca_kmeans"])
 def test_quality_gate_compares_the_gate_value_with_the_input_threshold(asl, model_type):
     # the gate value is the improvement over the best same-run baseline; the input's

@@ -11,8 +11,12 @@ from flask.testing import FlaskClient
 from serve_helpers import gap_csv, make_app
 
 from retailsage.features.gap import GAP_FEATURE_COLUMNS
+from retailsage.serve.app import create_app
+from retailsage.serve.settings import ServeSettings
 
 CSV = {"Content-Type": "text/csv"}
+INVOKE_ENDPOINT_MAX_BODY = 6_291_456
+"""sagemaker-runtime InvokeEndpoint's Body limit (botocore model: max 6291456)."""
 
 
 def test_ping_is_200_with_empty_body(xgb_client: FlaskClient) -> None:
@@ -279,6 +283,25 @@ def test_payload_over_the_limit_is_413(xgb_model_dir: Path) -> None:
     response = client.post("/invocations", data=b"1," * 1000, headers=CSV)
     assert response.status_code == 413
     assert _error(response)["error"] == "PayloadTooLarge"
+
+
+def test_default_limit_is_invoke_endpoints_6_mib_to_the_byte(
+    xgb_model_dir: Path, gap_snapshots: pd.DataFrame
+) -> None:
+    """InvokeEndpoint accepts bodies up to 6,291,456 bytes: all of them must reach the model
+    (no 5 MB front-door cap as in the BYO sample's nginx); one byte more is a 413."""
+    settings = ServeSettings.from_env({"SM_MODEL_DIR": str(xgb_model_dir)})
+    assert settings.max_payload_bytes == INVOKE_ENDPOINT_MAX_BODY
+    client = create_app(xgb_model_dir, settings).test_client()
+    rows = gap_csv(gap_snapshots.head(50))
+    body = rows * (INVOKE_ENDPOINT_MAX_BODY // len(rows))
+    body = b"0" * (INVOKE_ENDPOINT_MAX_BODY - len(body)) + body  # leading zeros: same number
+    assert len(body) == INVOKE_ENDPOINT_MAX_BODY
+    response = client.post("/invocations", data=body, headers=CSV)
+    assert response.status_code == 200
+    assert response.data.count(b"\n") == body.count(b"\n")
+    response = client.post("/invocations", data=b"0" + body, headers=CSV)
+    assert response.status_code == 413
 
 
 def test_unknown_route_and_method_are_json(xgb_client: FlaskClient) -> None:

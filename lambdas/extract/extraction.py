@@ -23,6 +23,12 @@ from retailsage.models.registry import MODEL_TYPES
 logger = logging.getLogger(__name__)
 
 
+MAX_HYPERPARAMETERS = 100
+MAX_HYPERPARAMETER_KEY = 256
+MAX_HYPERPARAMETER_VALUE = 2500
+"""CreateTrainingJob's ``HyperParameters`` limits (entries, key and value characters)."""
+
+
 def hyperparameters(request: PipelineInput) -> dict[str, str]:
     """Return the SageMaker hyperparameters: a string -> string map with ``model_type``.
 
@@ -33,7 +39,8 @@ def hyperparameters(request: PipelineInput) -> dict[str, str]:
         Every override as a string (booleans as ``true``/``false``), plus ``model_type``.
 
     Raises:
-        InvalidInput: unknown model type, or a conflicting ``model_type`` hyperparameter.
+        InvalidInput: unknown model type, a conflicting ``model_type`` hyperparameter, or a map
+            over SageMaker's limits (100 entries, keys of 256 and values of 2,500 characters).
     """
     if request.model_type not in MODEL_TYPES:
         raise InvalidInput(
@@ -48,7 +55,24 @@ def hyperparameters(request: PipelineInput) -> dict[str, str]:
             f"hyperparameters.model_type {values['model_type']!r} contradicts "
             f"model_type {request.model_type!r}"
         )
+    _check_sagemaker_limits(values)
     return values
+
+
+def _check_sagemaker_limits(values: dict[str, str]) -> None:
+    """Raise InvalidInput where CreateTrainingJob would refuse the map (a less clear error)."""
+    if len(values) > MAX_HYPERPARAMETERS:
+        raise InvalidInput(
+            f"{len(values)} hyperparameters (model_type included); SageMaker accepts at most "
+            f"{MAX_HYPERPARAMETERS}"
+        )
+    for key, value in values.items():
+        if len(key) > MAX_HYPERPARAMETER_KEY or len(value) > MAX_HYPERPARAMETER_VALUE:
+            raise InvalidInput(
+                f"hyperparameter {key[:80]!r}: SageMaker accepts keys of at most "
+                f"{MAX_HYPERPARAMETER_KEY} and values of at most {MAX_HYPERPARAMETER_VALUE} "
+                f"characters (this one: {len(key)} and {len(value)})"
+            )
 
 
 def read_transactions(

@@ -96,6 +96,9 @@ def test_extract_malformed_file_names_file_and_column(aws, put_raw, lambda_conte
         ({"quality_threshold": "NaN"}, "quality_threshold"),
         ({"source_prefix": "s3://elsewhere/raw/"}, "source_prefix"),
         ({"extra_key": 1}, "extra_key"),
+        ({"hyperparameters": {f"k{i}": i for i in range(100)}}, "101 hyperparameters"),
+        ({"hyperparameters": {"num_round": "9" * 2501}}, "values of at most 2500"),
+        ({"hyperparameters": {"k" * 257: 1}}, "keys of at most 256"),
     ],
 )
 def test_extract_rejects_bad_input_with_named_error(aws, lambda_context, change, expected):

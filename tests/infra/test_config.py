@@ -42,6 +42,12 @@ def test_image_uri_parts():
         (lambda: EndpointConfig(model_data_url="s3://b/model.zip"), "tar.gz"),
         (
             lambda: EndpointConfig(
+                model_data_url="s3://bkt/m.tar.gz", startup_health_check_timeout_seconds=59
+            ),
+            "60..3600",
+        ),
+        (
+            lambda: EndpointConfig(
                 model_data_url="s3://bkt/m.tar.gz", min_capacity=3, max_capacity=2
             ),
             "capacity",

@@ -36,7 +36,11 @@ def featurized_missing_column(tmp_path: Path, transactions: Path) -> dict[str, l
 
 CASES = {
     "malformed_csv": (XGB, "malformed", ["broken.csv", "cannot parse CSV"]),
-    "empty_channel": (XGB, "empty", ["channel 'train'", "no data files found"]),
+    "empty_channel": (
+        XGB,
+        "empty",
+        ["channel 'train'", "no data files found", "is the channel empty? (check that the S3"],
+    ),
     "no_train_channel": (XGB, "validation_only", ["no 'train' channel", "validation"]),
     "unknown_hyperparameter": (
         {**XGB, "num_rounds": "5"},

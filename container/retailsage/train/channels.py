@@ -110,8 +110,8 @@ def inspect_channel(name: str, path: Path) -> ChannelData:
         files = discover_files(path)
     except DataError as exc:
         raise DataError(
-            f"channel {name!r}: {exc}. Check that the S3 prefix of the channel holds data "
-            "files and that the channel name is spelled as the job expects"
+            f"channel {name!r}: {exc} (check that the S3 prefix of the channel holds data "
+            "files and that the channel name is spelled as the job expects)"
         ) from exc
     raw = bool(_RAW_MARKERS.intersection(header_columns(files[0])))
     logger.info(

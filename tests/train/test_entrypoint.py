@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -56,13 +57,24 @@ def metric_lines(stdout: str) -> dict[str, list[str]]:
     return {d["Name"]: re.findall(d["Regex"], stdout) for d in METRIC_DEFINITIONS}
 
 
+def input_tree(base: Path) -> list[tuple[str, int, int]]:
+    """Every path under ``input/`` with its size and modification time."""
+    return sorted(
+        (str(p.relative_to(base)), p.stat().st_size, p.stat().st_mtime_ns)
+        for p in (base / "input").rglob("*")
+    )
+
+
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_family_trains_through_the_entrypoint(family, tree, transactions_csv):
     hyperparameters, expected = FAMILIES[family]
     base = tree({"train": [transactions_csv]}, hyperparameters)
+    before = input_tree(base)
     result = run_entrypoint(base)
     assert result.returncode == 0, result.stderr[-3000:]
     assert not (base / "output" / "failure").exists()
+    # FastFile channels are read-only mounts: the job must not write anything under input/
+    assert input_tree(base) == before
 
     manifest = json.loads((base / "model" / "manifest.json").read_text())
     assert manifest["family"] == family

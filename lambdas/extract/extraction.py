@@ -55,16 +55,22 @@ def hyperparameters(request: PipelineInput) -> dict[str, str]:
             f"hyperparameters.model_type {values['model_type']!r} contradicts "
             f"model_type {request.model_type!r}"
         )
-    _check_sagemaker_limits(values)
+    # an order_gap run without its own eval_cutoff gets one added after featurizing
+    added = int(values.get("target") == "order_gap" and "eval_cutoff" not in values)
+    _check_sagemaker_limits(values, added)
     return values
 
 
-def _check_sagemaker_limits(values: dict[str, str]) -> None:
-    """Raise InvalidInput where CreateTrainingJob would refuse the map (a less clear error)."""
-    if len(values) > MAX_HYPERPARAMETERS:
+def _check_sagemaker_limits(values: dict[str, str], added: int) -> None:
+    """Raise InvalidInput where CreateTrainingJob would refuse the map (a less clear error).
+
+    ``added`` entries (``eval_cutoff``) join the map later in this step and count too.
+    """
+    if len(values) + added > MAX_HYPERPARAMETERS:
+        extra = " plus the eval_cutoff this run adds" if added else ""
         raise InvalidInput(
-            f"{len(values)} hyperparameters (model_type included); SageMaker accepts at most "
-            f"{MAX_HYPERPARAMETERS}"
+            f"{len(values)} hyperparameters (model_type included){extra}; SageMaker accepts at "
+            f"most {MAX_HYPERPARAMETERS}"
         )
     for key, value in values.items():
         if len(key) > MAX_HYPERPARAMETER_KEY or len(value) > MAX_HYPERPARAMETER_VALUE:

@@ -97,6 +97,10 @@ def test_extract_malformed_file_names_file_and_column(aws, put_raw, lambda_conte
         ({"source_prefix": "s3://elsewhere/raw/"}, "source_prefix"),
         ({"extra_key": 1}, "extra_key"),
         ({"hyperparameters": {f"k{i}": i for i in range(100)}}, "101 hyperparameters"),
+        (
+            {"hyperparameters": {"target": "order_gap", **{f"k{i}": i for i in range(98)}}},
+            r"100 hyperparameters \(model_type included\) plus the eval_cutoff this run adds",
+        ),
         ({"hyperparameters": {"num_round": "9" * 2501}}, "values of at most 2500"),
         ({"hyperparameters": {"k" * 257: 1}}, "keys of at most 256"),
     ],

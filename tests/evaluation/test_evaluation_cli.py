@@ -87,3 +87,12 @@ def test_realdata_evaluation_smoke(real_data_path: Path, tmp_path: Path) -> None
     assert anomaly["natural"]["pca_kmeans"]["roc_auc"] > 0.85
     assert anomaly["injected"]["pca_kmeans"]["roc_auc"] > 0.85
     assert (tmp_path / "anomaly_scores.png").is_file()
+
+
+@pytest.mark.parametrize("cutoff", ["notadate", "NaT", "2011-13-45"])
+def test_evaluate_reports_a_bad_cutoff_as_user_error(
+    small_data: Path, cutoff: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["evaluate", "--model-type", "xgboost", "--data", str(small_data)]
+    assert _run([*argv, "--cutoff", cutoff]) == 1
+    assert f"cutoff {cutoff!r} is not a date" in capsys.readouterr().err

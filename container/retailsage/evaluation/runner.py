@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from retailsage.core.errors import HyperparameterError
+from retailsage.core.errors import HyperparameterError, UserError
 from retailsage.core.hyperparameters import check_range, parse_hyperparameters
 from retailsage.data.schema import CUSTOMER_ID, INVOICE_NO
 from retailsage.models.registry import get_family
@@ -49,11 +49,30 @@ class EvaluationRequest:
     sample: float = 1.0
 
     def __post_init__(self) -> None:
-        """Validate the protocol and ranges (raises HyperparameterError)."""
+        """Validate the protocol, the cutoff date and the ranges (raises UserError)."""
         if self.protocol not in ("asof", "p1", "p2cap"):
             raise HyperparameterError(f"protocol must be asof, p1 or p2cap, got {self.protocol!r}")
+        self.cutoff_timestamp()
         check_range("horizon", self.horizon_days, low=1)
         check_range("sample", self.sample, low=0.0, high=1.0, low_open=True)
+
+    def cutoff_timestamp(self) -> pd.Timestamp:
+        """The cutoff ``C`` as a timestamp.
+
+        Returns:
+            ``cutoff`` parsed by pandas (an ISO date or date-time).
+
+        Raises:
+            UserError: the cutoff is not a date (pandas' own error would otherwise
+                reach the command line as a traceback).
+        """
+        try:
+            stamp = pd.Timestamp(self.cutoff)
+        except (TypeError, ValueError) as exc:
+            raise UserError(f"cutoff {self.cutoff!r} is not a date; use YYYY-MM-DD") from exc
+        if stamp is pd.NaT:
+            raise UserError(f"cutoff {self.cutoff!r} is not a date; use YYYY-MM-DD")
+        return stamp
 
 
 def load_lines(request: EvaluationRequest) -> pd.DataFrame:
@@ -105,7 +124,7 @@ def run_evaluation(request: EvaluationRequest) -> dict[str, Any]:
     family = get_family(request.model_type)
     config = parse_hyperparameters(family.config_cls, request.hyperparameters)
     lines = load_lines(request)
-    cutoff = pd.Timestamp(request.cutoff)
+    cutoff = request.cutoff_timestamp()
     if request.model_type == "pca_kmeans":
         results = _anomaly(request, lines, cutoff, config)
     else:

@@ -7,6 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from retailsage.cli import main as cli_main
+from retailsage.core.errors import UserError
 from retailsage.data.loader import iter_transaction_chunks, load_transactions
 from retailsage.data.synthetic import write_transactions
 
@@ -33,3 +35,19 @@ def test_chunks_never_span_files(small_frame: pd.DataFrame, tmp_path: Path) -> N
     write_transactions(small_frame.iloc[1500:], tmp_path / "b.csv")
     sizes = [len(chunk) for chunk in iter_transaction_chunks(tmp_path, chunk_rows=1000)]
     assert sizes == [1000, 500, 1000, 500]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_unwritable_output_is_a_user_error(
+    small_frame: pd.DataFrame, tmp_path: Path, suffix: str
+) -> None:
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("")
+    with pytest.raises(UserError, match="cannot write the output file"):
+        write_transactions(small_frame, not_a_directory / f"tx{suffix}")
+
+
+def test_generate_command_reports_an_unwritable_output_with_exit_1(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    out = tmp_path / "file" / "tx.csv"
+    assert cli_main(["generate", "--rows", "10", "--out", str(out)]) == 1

@@ -255,18 +255,22 @@ def write_transactions(frame: pd.DataFrame | Iterator[pd.DataFrame], path: Path)
         The path written.
 
     Raises:
-        UserError: the suffix is not one of ``.csv``, ``.csv.gz``, ``.parquet``.
+        UserError: the suffix is not one of ``.csv``, ``.csv.gz``, ``.parquet``, or the file
+            cannot be created or written (no such directory, no permission, disk full).
     """
     path = Path(path)
     name = path.name.lower()
     if not name.endswith((".csv", ".csv.gz", ".parquet")):
         raise UserError(f"{path}: output must end in .csv, .csv.gz or .parquet")
-    path.parent.mkdir(parents=True, exist_ok=True)
     chunks = iter([frame]) if isinstance(frame, pd.DataFrame) else frame
-    if name.endswith(".parquet"):
-        _write_parquet(chunks, path)
-    else:
-        _write_csv(chunks, path, gzip=name.endswith(".gz"))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if name.endswith(".parquet"):
+            _write_parquet(chunks, path)
+        else:
+            _write_csv(chunks, path, gzip=name.endswith(".gz"))
+    except OSError as exc:  # Arrow's IO errors are OSError subclasses too
+        raise UserError(f"{path}: cannot write the output file: {exc}") from exc
     return path
 
 

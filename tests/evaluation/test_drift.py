@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from retailsage.core.errors import UserError
 from retailsage.evaluation.drift import (
     MANIFEST_KEY,
     REFERENCE_FILE,
@@ -88,8 +90,31 @@ def test_psi_is_zero_for_identical_shares_and_finite_for_empty_bins() -> None:
 def test_threshold_is_configurable() -> None:
     assert alarm_threshold({}) == 0.2
     assert alarm_threshold({"RETAILSAGE_DRIFT_PSI_THRESHOLD": "0.1"}) == 0.1
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(UserError, match="positive"):
         alarm_threshold({"RETAILSAGE_DRIFT_PSI_THRESHOLD": "-1"})
+
+
+@pytest.mark.parametrize("raw", ["abc", "nan", "0", "inf"])
+def test_threshold_that_is_not_a_positive_number_is_a_user_error(raw: str) -> None:
+    with pytest.raises(UserError, match=r"RETAILSAGE_DRIFT_PSI_THRESHOLD=.* positive number"):
+        alarm_threshold({"RETAILSAGE_DRIFT_PSI_THRESHOLD": raw})
+
+
+def test_pipeline_run_rejects_a_bad_threshold_before_starting(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from retailsage.cli import main
+    from retailsage.pipeline import run
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the pipeline started despite the bad threshold")
+
+    monkeypatch.setattr(run, "LocalPipeline", refuse)
+    monkeypatch.setenv("RETAILSAGE_DRIFT_PSI_THRESHOLD", "abc")
+    assert main(["pipeline", "run", "--runs-dir", str(tmp_path)]) == 2
+    assert (
+        "RETAILSAGE_DRIFT_PSI_THRESHOLD='abc' must be a positive number" in capsys.readouterr().err
+    )
 
 
 def test_write_reference_is_listed_in_the_manifest(tmp_path) -> None:

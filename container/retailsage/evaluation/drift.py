@@ -42,6 +42,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from retailsage.core.errors import UserError
+
 REFERENCE_FILE = "drift_reference.json"
 MANIFEST_KEY = "drift_reference"
 FORMAT_VERSION = 1
@@ -326,14 +328,17 @@ def alarm_threshold(environ: Mapping[str, str] | None = None) -> float:
         A positive threshold.
 
     Raises:
-        ValueError: the variable is not a positive number.
+        UserError: the variable is not a positive number.
     """
     raw = (os.environ if environ is None else environ).get(THRESHOLD_ENV, "")
     if not raw.strip():
         return DEFAULT_THRESHOLD
-    value = float(raw)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
     if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{THRESHOLD_ENV}={raw!r} must be a positive number")
+        raise UserError(f"{THRESHOLD_ENV}={raw!r} must be a positive number")
     return value
 
 

@@ -84,6 +84,7 @@ def run_command(args: argparse.Namespace) -> int:
         0 when the execution succeeded (a rejected model included: it is a designed outcome), 1
         when it failed, 2 for a usage error.
     """
+    from retailsage.evaluation.drift import alarm_threshold
     from retailsage.pipeline.run import DEFAULT_ROWS, LocalPipeline, RunOptions
 
     if not getattr(args, "verbose", False):
@@ -102,6 +103,8 @@ def run_command(args: argparse.Namespace) -> int:
             inject_failure=args.inject_failure,
             run_id=args.run_id,
             featurize=args.featurize,
+            # read before the run, so a bad value fails now and not after the whole execution
+            drift_threshold=alarm_threshold(),
         )
         if args.data is not None and not args.data.exists():
             raise UserError(f"--data {args.data} does not exist")

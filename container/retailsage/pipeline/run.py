@@ -69,6 +69,8 @@ class RunOptions:
         featurize: ``lambda`` or ``processing`` (the ``Featurize Data`` SageMaker Processing
             job) forces where the run featurizes; ``None`` leaves it to the extract step
             (``auto``: the Lambda unless the input exceeds its limit).
+        drift_threshold: the PSI alarm threshold of the drift check after the run;
+            ``RETAILSAGE_DRIFT_PSI_THRESHOLD`` (or 0.2) when ``None``.
     """
 
     model_type: str = "xgboost"
@@ -80,6 +82,7 @@ class RunOptions:
     inject_failure: str | None = None
     run_id: str | None = None
     featurize: str | None = None
+    drift_threshold: float | None = None
 
     def __post_init__(self) -> None:
         """Reject a run id that is not a valid Step Functions execution name."""
@@ -248,7 +251,9 @@ class LocalPipeline:
             quality_threshold=execution_input["quality_threshold"],
             predictions=predictions,
         )
-        drift = check_run_drift(self._clients["s3"], summary.output, self.runs_dir / run_id)
+        drift = check_run_drift(
+            self._clients["s3"], summary.output, self.runs_dir / run_id, options.drift_threshold
+        )
         return replace(summary, drift_lines=tuple(drift))
 
     def run_name(self, run_id: str) -> str:

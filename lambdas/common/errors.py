@@ -30,9 +30,14 @@ class WriteFailed(Exception):
     """DynamoDB refused the write for a reason a retry cannot fix (validation, access denied)."""
 
 
+class MisconfiguredFunction(Exception):
+    """The function's environment (set by the stack) is missing a variable or holds a bad value."""
+
+
 NO_NEW_DATA = NoNewData.__name__
 INVALID_INPUT = InvalidInput.__name__
 INVALID_PREDICTIONS = InvalidPredictions.__name__
 THROTTLED_WRITES = ThrottledWrites.__name__
 TRANSIENT_WRITE_ERROR = TransientWriteError.__name__
 WRITE_FAILED = WriteFailed.__name__
+MISCONFIGURED_FUNCTION = MisconfiguredFunction.__name__

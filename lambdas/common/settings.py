@@ -6,9 +6,13 @@ functions cannot drift apart.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
+
+from lambdas.common.errors import MisconfiguredFunction
 
 DATA_BUCKET = "DATA_BUCKET"
 RAW_PREFIX = "RAW_PREFIX"
@@ -21,12 +25,34 @@ TRAINING_INSTANCES = "TRAINING_INSTANCES"
 LAMBDA_MAX_INPUT_MB = "LAMBDA_MAX_INPUT_MB"
 TABLE_NAME = "TABLE_NAME"
 
+T = TypeVar("T", int, float)
+
 
 def _require(env: Mapping[str, str], name: str) -> str:
-    """Return a required variable, or raise KeyError naming it."""
+    """Return a required variable, or raise MisconfiguredFunction naming it."""
     value = env.get(name, "").strip()
     if not value:
-        raise KeyError(f"environment variable {name} is not set (the stack sets it)")
+        raise MisconfiguredFunction(f"environment variable {name} is not set (the stack sets it)")
+    return value
+
+
+def _number(env: Mapping[str, str], name: str, default: str | None, kind: type[T]) -> T:
+    """Return a numeric variable (``default`` when unset; required when that is None).
+
+    Raises:
+        MisconfiguredFunction: the variable is missing or not a number of that kind.
+    """
+    raw = env.get(name, "").strip() or default
+    if raw is None:
+        return kind(_require(env, name))  # raises: the variable is unset
+    try:
+        value = kind(raw)
+    except ValueError as exc:
+        raise MisconfiguredFunction(
+            f"environment variable {name}={raw!r} is not a valid {kind.__name__}"
+        ) from exc
+    if not math.isfinite(value):
+        raise MisconfiguredFunction(f"environment variable {name}={raw!r} is not finite")
     return value
 
 
@@ -80,7 +106,7 @@ class ExtractSettings:
             The settings.
 
         Raises:
-            KeyError: a variable is missing.
+            MisconfiguredFunction: a variable is missing or not a number where one is expected.
         """
         env = os.environ if env is None else env
         return cls(
@@ -89,12 +115,10 @@ class ExtractSettings:
             runs_prefix=_require(env, RUNS_PREFIX),
             checkpoints_prefix=_require(env, CHECKPOINTS_PREFIX),
             job_prefix=_require(env, JOB_PREFIX),
-            scoring_object_rows=max(1, int(_require(env, SCORING_OBJECT_ROWS))),
-            min_scoring_objects=max(1, int(_require(env, MIN_SCORING_OBJECTS))),
-            training_instances=max(1, int(env.get(TRAINING_INSTANCES, "").strip() or 1)),
-            lambda_max_input_bytes=int(
-                float(env.get(LAMBDA_MAX_INPUT_MB, "").strip() or 512) * 2**20
-            ),
+            scoring_object_rows=max(1, _number(env, SCORING_OBJECT_ROWS, None, int)),
+            min_scoring_objects=max(1, _number(env, MIN_SCORING_OBJECTS, None, int)),
+            training_instances=max(1, _number(env, TRAINING_INSTANCES, "1", int)),
+            lambda_max_input_bytes=int(_number(env, LAMBDA_MAX_INPUT_MB, "512", float) * 2**20),
         )
 
 
@@ -119,7 +143,7 @@ class WriteSettings:
             The settings.
 
         Raises:
-            KeyError: a variable is missing.
+            MisconfiguredFunction: a variable is missing or not a number where one is expected.
         """
         env = os.environ if env is None else env
         return cls(table_name=_require(env, TABLE_NAME))

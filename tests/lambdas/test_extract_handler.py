@@ -6,7 +6,7 @@ import re
 import pandas as pd
 import pytest
 from lambdas.common import settings as env
-from lambdas.common.errors import InvalidInput, NoNewData
+from lambdas.common.errors import InvalidInput, MisconfiguredFunction, NoNewData
 from lambdas.extract.featurize import object_count
 from lambdas.extract.handler import lambda_handler
 from lambdas.extract.naming import MAX_NAME, run_name
@@ -115,6 +115,25 @@ def test_extract_rejects_bad_input_with_named_error(aws, lambda_context, change,
 def test_extract_refuses_prefix_outside_raw(aws, lambda_context):
     with pytest.raises(InvalidInput, match="not under 'raw/'"):
         lambda_handler(event(prefix="runs/"), lambda_context)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        (env.DATA_BUCKET, "", "DATA_BUCKET is not set"),
+        (env.SCORING_OBJECT_ROWS, "many", "SCORING_OBJECT_ROWS='many' is not a valid int"),
+        (env.TRAINING_INSTANCES, "2.5", "TRAINING_INSTANCES='2.5' is not a valid int"),
+        (env.LAMBDA_MAX_INPUT_MB, "lots", "LAMBDA_MAX_INPUT_MB='lots' is not a valid float"),
+        (env.LAMBDA_MAX_INPUT_MB, "inf", "LAMBDA_MAX_INPUT_MB='inf' is not finite"),
+    ],
+)
+def test_extract_misconfigured_environment_raises_a_named_error(
+    aws, put_raw, raw_csv, lambda_context, monkeypatch, name, value, expected
+):
+    monkeypatch.setenv(name, value)
+    put_raw("raw/part-1.csv", raw_csv)
+    with pytest.raises(MisconfiguredFunction, match=expected):
+        lambda_handler(event(), lambda_context)
 
 
 @pytest.mark.parametrize(

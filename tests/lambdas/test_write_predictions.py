@@ -7,6 +7,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from lambdas.common.errors import (
     InvalidInput,
     InvalidPredictions,
+    MisconfiguredFunction,
     ThrottledWrites,
     TransientWriteError,
     WriteFailed,
@@ -308,3 +309,8 @@ def test_put_requests_type_values_exactly_as_boto3_does():
 def test_put_requests_refuse_what_dynamodb_cannot_store(value, error):
     with pytest.raises(error):
         put_requests([{"x": value}])
+
+
+def test_write_settings_without_table_name_is_a_named_error():
+    with pytest.raises(MisconfiguredFunction, match="TABLE_NAME is not set"):
+        WriteSettings.from_env({})

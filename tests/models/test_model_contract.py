@@ -106,3 +106,16 @@ def test_config_rejects_out_of_range_and_unknown_values(family_case: FamilyCase)
         parse_hyperparameters(config_cls, {first_int: "-5"})
     with pytest.raises(HyperparameterError, match="no_such_knob"):
         parse_hyperparameters(config_cls, {"no_such_knob": "1"})
+
+
+def test_empty_frame_gives_empty_predictions_and_explanations(
+    family_case: FamilyCase, fitted: Any
+) -> None:
+    empty = family_case.score.iloc[:0]
+    predictions = fitted.predict(empty)
+    assert len(predictions) == 0
+    assert tuple(predictions.columns) == type(fitted).output_columns
+    if hasattr(fitted, "explain"):  # the gap families; both answer zero rows alike
+        contributions = fitted.explain(empty)
+        assert len(contributions) == 0
+        assert list(contributions.columns) == [*fitted.input_columns, "bias"]

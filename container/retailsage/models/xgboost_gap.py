@@ -352,11 +352,19 @@ class XGBoostGap:
             frame: rows carrying ``input_columns``.
 
         Returns:
-            One column per input column plus ``bias``, indexed like ``frame``.
+            One column per input column plus ``bias``, indexed like ``frame`` (no rows for an
+            empty frame, as ``predict`` and the LSTM's ``explain`` return).
+
+        Raises:
+            NotFittedError: before ``fit``/``load``.
+            BadInput: a missing or non-numeric column.
         """
         spec, booster = self._fitted()
         matrix = xgb.DMatrix(spec.encode(frame), feature_names=list(spec.model_columns))
-        contribs = booster.predict(matrix, pred_contribs=True)
+        # XGBoost answers an empty matrix with shape (0, 1), whatever the feature count
+        contribs = booster.predict(matrix, pred_contribs=True).reshape(
+            len(frame), len(spec.model_columns) + 1
+        )
         used = pd.DataFrame(contribs, columns=[*spec.model_columns, "bias"], index=frame.index)
         return used.reindex(columns=[*spec.columns, "bias"], fill_value=0.0)
 

@@ -36,6 +36,23 @@ def test_missing_column_in_parquet(tmp_path: Path) -> None:
         load_transactions(path)
 
 
+@pytest.mark.parametrize("chunk_rows", [None, 5])
+def test_repeated_column_in_parquet_names_it(tmp_path: Path, chunk_rows: int | None) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "repeated.parquet"
+    names = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice"]
+    names += ["CustomerID", "Country", "Quantity"]
+    values = ["1", "A", "X", 6, "2010-12-01 08:26", 2.5, "17850", "UK", 7]
+    pq.write_table(pa.table([pa.array([v]) for v in values], names=names), path)
+    with pytest.raises(DataError, match=r"column name\(s\) Quantity appear more than once"):
+        if chunk_rows is None:
+            load_transactions(path)
+        else:
+            list(iter_transaction_chunks(path, chunk_rows=chunk_rows))
+
+
 def test_unparseable_date_names_row_column_value(write_csv) -> None:
     path = write_csv(GOOD * 3 + GOOD.replace("12/1/2010 8:26", "yesterday"))
     with pytest.raises(DataError) as info:

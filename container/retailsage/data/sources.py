@@ -294,7 +294,13 @@ def _read_parquet(source: Path, chunk_rows: int | None) -> Iterator[RawChunk]:
         parquet = pq.ParquetFile(source)
     except (pa.ArrowInvalid, OSError) as exc:
         raise DataError(f"{source}: not a readable Parquet file: {exc}") from exc
-    mapping = _select_columns(source, parquet.schema_arrow.names)
+    names = parquet.schema_arrow.names
+    mapping = _select_columns(source, names)
+    repeated = sorted(name for name in mapping if names.count(name) > 1)
+    if repeated:  # Arrow reads every same-named column; pandas then fails on the duplicates
+        raise DataError(
+            f"{source}: column name(s) {', '.join(repeated)} appear more than once in the file"
+        )
     if chunk_rows is None:
         table = parquet.read(columns=list(mapping))
         yield RawChunk(source, 1, _to_pandas(table, mapping))

@@ -8,10 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from tests.models.model_cases import TINY_CONFIGS
 
-from retailsage.core.errors import BadInput, HyperparameterError
+from retailsage.core.errors import BadInput, DataError, HyperparameterError
 from retailsage.models.base import TrainingHooks, TrainingInterrupted
 from retailsage.models.lstm_gap import LSTMGap, LSTMGapConfig
+from retailsage.models.registry import get_family
 from retailsage.models.xgboost_gap import XGBoostGap, XGBoostGapConfig
 
 
@@ -222,3 +224,17 @@ def test_min_child_fraction_scales_the_leaf_floor_with_the_training_weight(
     assert booster is not None
     leaves = booster.trees_to_dataframe().query("Feature == 'Leaf'").groupby("Tree").size()
     assert (leaves <= 2).all()  # every leaf holds >= 40 % of the weight: one split at most
+
+
+@pytest.mark.parametrize("family", ["xgboost", "lstm"])
+@pytest.mark.parametrize("part", ["train", "validation"])
+def test_infinite_training_value_is_a_data_error_naming_the_column(
+    gap_rows: pd.DataFrame, family: str, part: str
+) -> None:
+    half = len(gap_rows) // 2
+    train, validation = gap_rows.iloc[:half].copy(), gap_rows.iloc[half:].copy()
+    bad = train if part == "train" else validation
+    bad.iloc[3, bad.columns.get_loc("order_value")] = -np.inf
+    model = get_family(family)(TINY_CONFIGS[family]())
+    with pytest.raises(DataError, match=r"column 'order_value' holds -inf at row 3"):
+        model.fit(train, validation)

@@ -50,15 +50,39 @@ def observed_rows(frame: pd.DataFrame) -> pd.DataFrame:
         The rows with a non-missing target.
 
     Raises:
-        DataError: the target column is missing or no row has an observed target.
+        DataError: the target column is missing, no row has an observed target, or a numeric
+            column holds an infinite value (XGBoost and the LSTM's scaler reject those).
     """
     if TARGET not in frame.columns:
         raise DataError(f"rows have no target column {TARGET!r}")
+    reject_infinite(frame)
     target = numeric_column(frame[TARGET], TARGET)
     rows = frame.loc[~np.isnan(target)]
     if rows.empty:
         raise DataError(f"no row has an observed {TARGET!r} target")
     return rows
+
+
+def reject_infinite(frame: pd.DataFrame) -> None:
+    """Raise a DataError naming the first numeric column of ``frame`` holding +-inf.
+
+    Args:
+        frame: training or validation rows.
+
+    Raises:
+        DataError: naming the column, the row position and the value.
+    """
+    for name in frame.columns:
+        values = frame[name]
+        if values.dtype.kind != "f":
+            continue
+        infinite = np.isinf(values.to_numpy())
+        if infinite.any():
+            row = int(np.flatnonzero(infinite)[0])
+            raise DataError(
+                f"column {name!r} holds {float(values.iloc[row])} at row {row}; training rows need "
+                "finite numbers (leave a value empty when it is unknown)"
+            )
 
 
 def filtered_training_rows(

@@ -145,6 +145,21 @@ def test_run_options_reject_invalid_execution_names(run_id: str) -> None:
         RunOptions(run_id=run_id)
 
 
+@pytest.mark.parametrize("rows", ["0", "-5"])
+def test_pipeline_run_rejects_fewer_than_one_row_before_starting(
+    rows: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from retailsage.cli import main
+    from retailsage.pipeline import run
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the pipeline started despite the bad --rows")
+
+    monkeypatch.setattr(run, "LocalPipeline", refuse)
+    assert main(["pipeline", "run", "--rows", rows, "--runs-dir", str(tmp_path)]) == 2
+    assert f"--rows must be at least 1, got {rows}" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("isolated", [True, False])
 def test_local_training_env_follows_network_isolation(tmp_path: Path, isolated: bool) -> None:
     job = SimpleNamespace(training_job_name="job", arn="arn:job", enable_network_isolation=isolated)

@@ -97,7 +97,7 @@ def run_command(args: argparse.Namespace) -> int:
         options = RunOptions(
             model_type=args.model_type,
             data=args.data,
-            rows=args.rows or DEFAULT_ROWS,
+            rows=DEFAULT_ROWS if args.rows is None else args.rows,
             hyperparameters=_hyperparameters(args.hp),
             quality_threshold=args.quality_threshold,
             inject_failure=args.inject_failure,

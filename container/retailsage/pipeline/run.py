@@ -85,9 +85,11 @@ class RunOptions:
     drift_threshold: float | None = None
 
     def __post_init__(self) -> None:
-        """Reject a run id that is not a valid Step Functions execution name."""
+        """Reject a run id that is not a valid execution name, and fewer than 1 generated row."""
         if self.run_id is not None and _EXECUTION_NAME.fullmatch(self.run_id) is None:
             raise UserError(f"run id {self.run_id!r} must be 1-80 letters, digits, '-' or '_'")
+        if self.data is None and self.rows < 1:  # checked here, before the stacks synthesize
+            raise UserError(f"--rows must be at least 1, got {self.rows}")
 
     def execution_name(self) -> str:
         """The execution name (job names are derived from it, so it is short and safe).

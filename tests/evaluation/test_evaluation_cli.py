@@ -96,3 +96,12 @@ def test_evaluate_reports_a_bad_cutoff_as_user_error(
     argv = ["evaluate", "--model-type", "xgboost", "--data", str(small_data)]
     assert _run([*argv, "--cutoff", cutoff]) == 1
     assert f"cutoff {cutoff!r} is not a date" in capsys.readouterr().err
+
+
+def test_evaluate_reports_an_unusable_out_directory_as_user_error(
+    small_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "file").write_text("")
+    argv = ["evaluate", "--model-type", "xgboost", "--data", str(small_data)]
+    assert _run([*argv, "--out", str(tmp_path / "file" / "metrics")]) == 1
+    assert "cannot create the directory" in capsys.readouterr().err

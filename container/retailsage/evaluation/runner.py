@@ -119,10 +119,16 @@ def run_evaluation(request: EvaluationRequest) -> dict[str, Any]:
         The metrics written.
 
     Raises:
-        UserError: bad hyperparameters, unreadable data, or an empty protocol side.
+        UserError: bad hyperparameters, unreadable data, an empty protocol side, or an
+            ``out_dir`` that cannot be created (checked before any work).
     """
     family = get_family(request.model_type)
     config = parse_hyperparameters(family.config_cls, request.hyperparameters)
+    if request.out_dir is not None:
+        try:
+            request.out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"--out {request.out_dir}: cannot create the directory: {exc}") from exc
     lines = load_lines(request)
     cutoff = request.cutoff_timestamp()
     if request.model_type == "pca_kmeans":
@@ -133,7 +139,6 @@ def run_evaluation(request: EvaluationRequest) -> dict[str, Any]:
     results["sample"] = request.sample
     results["hyperparameters"] = dict(request.hyperparameters)
     if request.out_dir is not None:
-        request.out_dir.mkdir(parents=True, exist_ok=True)
         (request.out_dir / METRICS_FILE).write_text(json.dumps(results, indent=2) + "\n")
     return results
 

@@ -123,3 +123,20 @@ def test_train_local_cli_returns_the_job_exit_code(tmp_path, transactions_csv):
     base = tmp_path / "opt_ml"
     assert main(["--base", str(base), "--data", str(transactions_csv), "--hp", "model_type=x"]) == 1
     assert (base / "output" / "failure").read_text().startswith("UserError: ")
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--data", "missing.csv", "--hp", "model_type=xgboost"], "does not exist"),
+        (["--hp", "model_type=xgboost"], "give the training data with --data"),
+        (["--data", "x.csv", "--hp", "model_type"], "--hp expects KEY=VALUE"),
+    ],
+)
+def test_train_local_cli_reports_a_usage_error_with_exit_2(
+    tmp_path, extra, message, caplog: pytest.LogCaptureFixture
+):
+    from retailsage.train.local import main
+
+    assert main(["--base", str(tmp_path / "opt_ml"), *extra]) == 2
+    assert message in caplog.text

@@ -246,10 +246,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: command-line arguments without the program name.
 
     Returns:
-        The training job's exit code (the failure file is printed when it is non-zero).
+        The training job's exit code (the failure file is printed when it is non-zero), or 2
+        when the arguments are unusable (a missing data file, a malformed ``--hp``, ...).
     """
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return _train_and_pack(args)
+    except UserError as exc:  # this tool's own usage errors; the job's go to its failure file
+        logger.error("UserError: %s", exc)
+        return 2
+
+
+def _train_and_pack(args: argparse.Namespace) -> int:
+    """Everything :func:`main` does after parsing the arguments."""
     base: Path = args.base.resolve()
     ckpt_local = args.checkpoint_dir
     if args.image and args.checkpoint_dir is not None:

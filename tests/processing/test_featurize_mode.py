@@ -143,3 +143,12 @@ def test_a_host_that_is_not_the_first_exits_cleanly_without_output(tmp_path: Pat
     assert main(ARGS, ProcessingPaths(tmp_path)) == 0
     assert not (tmp_path / "processing" / "out").exists()
     assert not (tmp_path / "output" / "message").exists()
+
+
+def test_bad_arguments_are_a_user_error_not_a_data_error() -> None:
+    from retailsage.core.errors import DataError, UserError
+    from retailsage.processing.featurize_job import parse_spec
+
+    with pytest.raises(UserError, match="featurize arguments") as info:
+        parse_spec(["--model-type", "prophet"])
+    assert not isinstance(info.value, DataError)

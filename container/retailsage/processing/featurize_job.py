@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from retailsage.core.errors import DataError
+from retailsage.core.errors import DataError, UserError
 from retailsage.data.loader import load_transactions
 from retailsage.features.featurize import Featurized, FeaturizeSpec, featurize
 from retailsage.models.registry import MODEL_TYPES
@@ -39,8 +39,8 @@ class _Parser(argparse.ArgumentParser):
     """An argument parser that raises instead of exiting (the failure file must be written)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        """Raise a DataError with argparse's message."""
-        raise DataError(f"featurize arguments: {message}")
+        """Raise a UserError with argparse's message (bad arguments are no data problem)."""
+        raise UserError(f"featurize arguments: {message}")
 
 
 def parse_spec(argv: Sequence[str]) -> FeaturizeSpec:
@@ -53,7 +53,7 @@ def parse_spec(argv: Sequence[str]) -> FeaturizeSpec:
         The featurization to run.
 
     Raises:
-        DataError: an unknown or malformed argument.
+        UserError: an unknown or malformed argument.
     """
     parser = _Parser(prog="featurize", add_help=False)
     parser.add_argument("--model-type", required=True, choices=MODEL_TYPES)
@@ -117,7 +117,7 @@ def run(argv: Sequence[str], paths: ProcessingPaths) -> dict[str, object] | None
         The summary, or ``None`` on a host that is not the first.
 
     Raises:
-        DataError: bad arguments, unreadable or empty input.
+        UserError: bad arguments (DataError: unreadable or empty input).
     """
     spec = parse_spec(argv)
     job = read_job(paths)

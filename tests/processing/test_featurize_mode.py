@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from retailsage.core.errors import UserError
+from retailsage.core.errors import DataError, UserError
 from retailsage.core.paths import BASE_DIR_ENV
 from retailsage.data.loader import load_transactions
 from retailsage.data.synthetic import generate_transactions, write_transactions
@@ -146,7 +146,6 @@ def test_a_host_that_is_not_the_first_exits_cleanly_without_output(tmp_path: Pat
 
 
 def test_bad_arguments_are_a_user_error_not_a_data_error() -> None:
-    from retailsage.core.errors import DataError, UserError
     from retailsage.processing.featurize_job import parse_spec
 
     with pytest.raises(UserError, match="featurize arguments") as info:

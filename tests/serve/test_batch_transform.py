@@ -114,3 +114,19 @@ def test_cli_prints_a_summary(
     assert summary["records_in"] == summary["records_out"] == 5
     first = json.loads((tmp_path / "o" / "rows.jsonl.out").read_text().splitlines()[0])
     assert first["CustomerID"] == gap_snapshots["CustomerID"].iloc[0]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--endpoint", "http://127.0.0.1:9", "--max-payload-mb", "500"], "out of range"),
+        (["--endpoint", "http://example.com:8080"], "loopback"),
+    ],
+)
+def test_cli_reports_an_unusable_setting_with_exit_2(
+    tmp_path: Path, extra: list[str], message: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = tmp_path / "in.csv"
+    data.write_text("1,2\n")
+    assert main([*extra, "--output-dir", str(tmp_path / "out"), str(data)]) == 2
+    assert message in caplog.text

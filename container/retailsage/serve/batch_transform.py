@@ -248,10 +248,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: arguments (``sys.argv[1:]`` when None).
 
     Returns:
-        The process exit code.
+        The process exit code: 0, 1 when a file failed, 2 for an unusable setting or endpoint.
     """
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
+    try:
+        return _transform_and_report(args)
+    except UserError as exc:  # e.g. --max-payload-mb out of range, a non-loopback endpoint
+        logger.error("UserError: %s", exc)
+        return 2
+
+
+def _transform_and_report(args: argparse.Namespace) -> int:
+    """Everything :func:`main` does after parsing: transform, print the summary."""
     options = {
         "content_type": args.content_type,
         "accept": args.accept,

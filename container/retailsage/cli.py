@@ -1,4 +1,10 @@
-"""The ``retailsage`` command line: one entry point, one sub-command module per area."""
+"""The ``retailsage`` command line: one entry point, one sub-command module per area.
+
+Exit codes, the same for every sub-command: 0 done; 1 the work ran and did not succeed (a failed
+pipeline execution, an incomplete run); 2 the request cannot be carried out as given (argparse's
+usage errors and every :class:`~retailsage.core.errors.UserError`: a bad option value, a missing
+or unreadable file, an unwritable output), reported on stderr as ``error: <message>``.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,11 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+
+from retailsage.core.errors import UserError
+
+USAGE_ERROR = 2
+"""The exit code of a request that cannot be carried out as given (as argparse's)."""
 
 # Each module exposes ``register(subparsers)``, adding its sub-command with ``func`` set to a
 # callable ``(argparse.Namespace) -> int``. Imported lazily so `retailsage --help` stays fast.
@@ -41,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: arguments without the program name; ``sys.argv[1:]`` when omitted.
 
     Returns:
-        The process exit code.
+        The process exit code (module docstring).
     """
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -49,7 +60,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
     return code
 
 

@@ -47,7 +47,7 @@ def test_unwritable_output_is_a_user_error(
         write_transactions(small_frame, not_a_directory / f"tx{suffix}")
 
 
-def test_generate_command_reports_an_unwritable_output_with_exit_1(tmp_path: Path) -> None:
+def test_generate_command_reports_an_unwritable_output_with_exit_2(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     out = tmp_path / "file" / "tx.csv"
-    assert cli_main(["generate", "--rows", "10", "--out", str(out)]) == 1
+    assert cli_main(["generate", "--rows", "10", "--out", str(out)]) == 2

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from retailsage.cli import main as retailsage_main
 from retailsage.core.errors import UserError
-from retailsage.data import cli
 from retailsage.data.cleaning import clean_transactions
 from retailsage.data.loader import load_transactions
 from retailsage.data.schema import TRANSACTION_COLUMNS
@@ -166,10 +165,8 @@ def test_write_rejects_unknown_suffix(small_frame: pd.DataFrame, tmp_path: Path)
 
 
 def _run_cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="retailsage")
-    cli.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return int(args.func(args))
+    """``retailsage ARGV``'s exit code (the installed command's own entry point)."""
+    return retailsage_main(argv)
 
 
 def test_cli_generate(tmp_path: Path) -> None:
@@ -183,6 +180,6 @@ def test_cli_generate(tmp_path: Path) -> None:
 
 def test_cli_user_error_exit_code(tmp_path: Path) -> None:
     code = _run_cli(["generate", "--rows", "10", "--out", str(tmp_path / "x.txt")])
-    assert code == 1
+    assert code == 2
     with pytest.raises(SystemExit):
         _run_cli(["generate", "--rows", "0", "--out", str(tmp_path / "x.csv")])

@@ -8,18 +8,13 @@ from pathlib import Path
 import pytest
 from tests.models.model_cases import make_transactions
 
-from retailsage.evaluation import cli as evaluation_cli
+from retailsage.cli import main as retailsage_main
 from retailsage.evaluation.runner import EvaluationRequest, run_evaluation
 
 
 def _run(argv: list[str]) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser()
-    evaluation_cli.register(parser.add_subparsers())
-    args = parser.parse_args(argv)
-    code: int = args.func(args)
-    return code
+    """``retailsage ARGV``'s exit code (the installed command's own entry point)."""
+    return retailsage_main(argv)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +54,7 @@ def test_evaluate_reports_a_bad_hyperparameter_as_user_error(
     small_data: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = ["evaluate", "--model-type", "xgboost", "--data", str(small_data)]
-    assert _run([*argv, "--set", "max_depth=0"]) == 1
+    assert _run([*argv, "--set", "max_depth=0"]) == 2
     assert "max_depth" in capsys.readouterr().err
 
 
@@ -94,7 +89,7 @@ def test_evaluate_reports_a_bad_cutoff_as_user_error(
     small_data: Path, cutoff: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = ["evaluate", "--model-type", "xgboost", "--data", str(small_data)]
-    assert _run([*argv, "--cutoff", cutoff]) == 1
+    assert _run([*argv, "--cutoff", cutoff]) == 2
     assert f"cutoff {cutoff!r} is not a date" in capsys.readouterr().err
 
 
@@ -103,5 +98,5 @@ def test_evaluate_reports_an_unusable_out_directory_as_user_error(
 ) -> None:
     (tmp_path / "file").write_text("")
     argv = ["evaluate", "--model-type", "xgboost", "--data", str(small_data)]
-    assert _run([*argv, "--out", str(tmp_path / "file" / "metrics")]) == 1
+    assert _run([*argv, "--out", str(tmp_path / "file" / "metrics")]) == 2
     assert "cannot create the directory" in capsys.readouterr().err

@@ -7,7 +7,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from retailsage.core.errors import UserError
 from retailsage.data.synthetic import iter_generated_chunks, write_transactions
 
 logger = logging.getLogger(__name__)
@@ -63,20 +62,19 @@ def run(args: argparse.Namespace) -> int:
         args: parsed ``generate`` arguments.
 
     Returns:
-        0 on success, 1 for a user error (bad setting or output path).
+        0 on success.
+
+    Raises:
+        UserError: a bad setting or output path (``retailsage`` exits 2).
     """
-    try:
-        chunks = iter_generated_chunks(
-            args.rows,
-            chunk_rows=_CHUNK_ROWS,
-            seed=args.seed,
-            n_customers=args.customers,
-            anomaly_rate=args.anomaly_rate,
-            with_labels=args.with_labels,
-        )
-        path = write_transactions(chunks, args.out)
-    except UserError as exc:
-        logger.error("UserError: %s", exc)
-        return 1
+    chunks = iter_generated_chunks(
+        args.rows,
+        chunk_rows=_CHUNK_ROWS,
+        seed=args.seed,
+        n_customers=args.customers,
+        anomaly_rate=args.anomaly_rate,
+        with_labels=args.with_labels,
+    )
+    path = write_transactions(chunks, args.out)
     logger.info("wrote %d synthetic transactions to %s", args.rows, path)
     return 0

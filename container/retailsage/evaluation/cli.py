@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
-from retailsage.core.errors import UserError
 from retailsage.models.registry import MODEL_TYPES
 
 
@@ -67,24 +65,23 @@ def run(args: argparse.Namespace) -> int:
         args: the parsed ``evaluate`` arguments.
 
     Returns:
-        0 on success, 1 on a user error (printed to stderr).
+        0 on success.
+
+    Raises:
+        UserError: bad data, options or output directory (``retailsage`` exits 2).
     """
     from retailsage.evaluation.runner import EvaluationRequest, run_evaluation
 
-    try:
-        request = EvaluationRequest(
-            model_type=args.model_type,
-            protocol=args.protocol,
-            data=args.data,
-            cutoff=args.cutoff,
-            horizon_days=args.horizon,
-            out_dir=args.out,
-            hyperparameters=dict(args.overrides),
-            sample=args.sample,
-        )
-        results = run_evaluation(request)
-    except UserError as exc:
-        print(f"{exc.kind}: {exc}", file=sys.stderr)
-        return 1
+    request = EvaluationRequest(
+        model_type=args.model_type,
+        protocol=args.protocol,
+        data=args.data,
+        cutoff=args.cutoff,
+        horizon_days=args.horizon,
+        out_dir=args.out,
+        hyperparameters=dict(args.overrides),
+        sample=args.sample,
+    )
+    results = run_evaluation(request)
     print(json.dumps(results, indent=2))
     return 0

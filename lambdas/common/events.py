@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from retailsage.models.registry import MODEL_TYPES
+
 _NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,80}$"
 # Step Functions execution names: 1-80 characters; no whitespace, brackets, wildcards or
 # any of " # % \\ ^ | ~ ` $ & , ; : /
@@ -137,6 +139,14 @@ class WritePredictionsEvent(BaseModel):
     run_name: Annotated[str, Field(pattern=_NAME_PATTERN)]
     model_type: str
     max_rejected: int = Field(default=0, ge=0)
+
+    @field_validator("model_type")
+    @classmethod
+    def _known_family(cls, value: str) -> str:
+        # the family decides the item shape: an unknown one must not be written as gap items
+        if value not in MODEL_TYPES:
+            raise ValueError(f"unknown model_type {value!r}; valid: {', '.join(MODEL_TYPES)}")
+        return value
 
 
 class WritePredictionsResult(BaseModel):

@@ -132,6 +132,14 @@ def test_write_bad_event_is_invalid_input(aws, lambda_context):
         lambda_handler(event() | {"run_name": "bad name with spaces"}, lambda_context)
 
 
+def test_write_unknown_model_type_is_invalid_input_before_any_write(aws, lambda_context):
+    # the family decides the item shape; an unknown one must not be written as gap items
+    put(aws, gap_lines())
+    with pytest.raises(InvalidInput, match="unknown model_type 'kmeans'"):
+        lambda_handler(event("kmeans"), lambda_context)
+    assert items(aws) == []
+
+
 class ThrottlingClient:
     """Delegates to moto but leaves part of each batch unprocessed, as DynamoDB does."""
 

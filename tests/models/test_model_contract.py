@@ -13,6 +13,7 @@ from tests.models.model_cases import FamilyCase
 from retailsage.core.errors import BadInput, HyperparameterError, NotFittedError
 from retailsage.core.hyperparameters import parse_hyperparameters, to_hyperparameters
 from retailsage.models.artifacts import load_model, read_manifest, save_model
+from retailsage.models.base import DriftReporting, Refittable
 from retailsage.models.registry import MODEL_TYPES, get_family
 
 pytestmark = pytest.mark.parametrize("family_case", MODEL_TYPES, indirect=True)
@@ -119,3 +120,11 @@ def test_empty_frame_gives_empty_predictions_and_explanations(
         contributions = fitted.explain(empty)
         assert len(contributions) == 0
         assert list(contributions.columns) == [*fitted.input_columns, "bias"]
+
+
+def test_optional_hooks_are_declared_by_protocol(family_case: FamilyCase) -> None:
+    # the training runner finds the refit and drift hooks by these protocols, not by name
+    model = get_family(family_case.name)(family_case.config)
+    gap = family_case.name in ("xgboost", "lstm")
+    assert isinstance(model, Refittable) is gap
+    assert isinstance(model, DriftReporting) is gap

@@ -118,3 +118,12 @@ class Refittable(Protocol):
     def refit_config(self) -> Any:
         """The config of the refit: the early-stopped iteration count, early stopping off."""
         ...
+
+
+@runtime_checkable
+class DriftReporting(Protocol):
+    """A family whose drift reference is not simply the frame its ``fit`` received."""
+
+    def drift_inputs(self, train: pd.DataFrame) -> tuple[pd.DataFrame, tuple[str, ...]]:
+        """The rows the model was fitted on (after its own filters) and the inputs it ignores."""
+        ...

@@ -27,7 +27,13 @@ from retailsage.core.errors import AlgorithmError, DataError
 from retailsage.core.paths import SageMakerPaths
 from retailsage.evaluation.drift import write_reference
 from retailsage.models.artifacts import record_training, save_model
-from retailsage.models.base import ModelFamily, Refittable, TrainingHooks, TrainingInterrupted
+from retailsage.models.base import (
+    DriftReporting,
+    ModelFamily,
+    Refittable,
+    TrainingHooks,
+    TrainingInterrupted,
+)
 from retailsage.train.channels import ChannelData, inspect_channel
 from retailsage.train.cluster import read_cluster
 from retailsage.train.config import ResolvedConfig, resolve_config
@@ -176,14 +182,13 @@ def fitted_inputs(model: ModelFamily, train: pd.DataFrame) -> tuple[pd.DataFrame
         train: the frame its ``fit`` received.
 
     Returns:
-        The family's ``drift_inputs(train)`` when it has that hook (gap families: the as-of
-        snapshot rows after the target/outlier filter, and ``exclude_columns``), else
+        The family's ``drift_inputs(train)`` when it is :class:`DriftReporting` (gap families:
+        the as-of snapshot rows after the target/outlier filter, and ``exclude_columns``), else
         ``train`` and no ignored inputs (``pca_kmeans`` fits on every row it gets).
     """
-    hook = getattr(model, "drift_inputs", None)
-    if hook is None:
+    if not isinstance(model, DriftReporting):
         return train, ()
-    rows, ignored = hook(train)
+    rows, ignored = model.drift_inputs(train)
     return rows, tuple(ignored)
 
 

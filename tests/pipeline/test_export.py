@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from moto import mock_aws
 
+from retailsage.cli import main as retailsage_main
 from retailsage.pipeline import cli, moto_patches
 from retailsage.pipeline.export import (
     META_FILE,
@@ -107,7 +108,7 @@ def test_show_refuses_an_incomplete_run_and_lists_runs(
     listing = capsys.readouterr().out
     assert "partial   1 rows, INCOMPLETE (not published; Pipeline Failed)" in listing
     assert "no predictions (Model Rejected)" in listing
-    assert cli.show_command(argparse.Namespace(run_id="nope", rows=5, runs_dir=tmp_path)) == 2
+    assert retailsage_main(["pipeline", "show", "nope", "--runs-dir", str(tmp_path)]) == 2
     assert "no exported predictions for run 'nope'" in capsys.readouterr().err
 
 

@@ -75,11 +75,6 @@ class EvaluationRequest:
         return stamp
 
 
-def load_lines(request: EvaluationRequest) -> pd.DataFrame:
-    """Load the transactions named by the request, or generate synthetic ones."""
-    return load_source(request.data)
-
-
 def load_source(data: Path | None) -> pd.DataFrame:
     """Load raw transaction lines from ``data``, or the evaluation's generated data when ``None``.
 
@@ -129,7 +124,7 @@ def run_evaluation(request: EvaluationRequest) -> dict[str, Any]:
             request.out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UserError(f"--out {request.out_dir}: cannot create the directory: {exc}") from exc
-    lines = load_lines(request)
+    lines = load_source(request.data)
     cutoff = request.cutoff_timestamp()
     if request.model_type == "pca_kmeans":
         results = _anomaly(request, lines, cutoff, config)

@@ -82,7 +82,10 @@ def run_command(args: argparse.Namespace) -> int:
 
     Returns:
         0 when the execution succeeded (a rejected model included: it is a designed outcome), 1
-        when it failed, 2 for a usage error.
+        when it failed.
+
+    Raises:
+        UserError: a bad option or setting (``retailsage`` exits 2, :mod:`retailsage.cli`).
     """
     from retailsage.evaluation.drift import alarm_threshold
     from retailsage.pipeline.run import DEFAULT_ROWS, LocalPipeline, RunOptions
@@ -93,26 +96,22 @@ def run_command(args: argparse.Namespace) -> int:
         logging.getLogger("moto").setLevel(logging.CRITICAL)
         logging.getLogger("botocore").setLevel(logging.WARNING)
 
-    try:
-        options = RunOptions(
-            model_type=args.model_type,
-            data=args.data,
-            rows=DEFAULT_ROWS if args.rows is None else args.rows,
-            hyperparameters=_hyperparameters(args.hp),
-            quality_threshold=args.quality_threshold,
-            inject_failure=args.inject_failure,
-            run_id=args.run_id,
-            featurize=args.featurize,
-            # read before the run, so a bad value fails now and not after the whole execution
-            drift_threshold=alarm_threshold(),
-        )
-        if args.data is not None and not args.data.exists():
-            raise UserError(f"--data {args.data} does not exist")
-        with LocalPipeline(sys.stdout, runs_dir=args.runs_dir) as pipeline:
-            summary = pipeline.execute(options)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    options = RunOptions(
+        model_type=args.model_type,
+        data=args.data,
+        rows=DEFAULT_ROWS if args.rows is None else args.rows,
+        hyperparameters=_hyperparameters(args.hp),
+        quality_threshold=args.quality_threshold,
+        inject_failure=args.inject_failure,
+        run_id=args.run_id,
+        featurize=args.featurize,
+        # read before the run, so a bad value fails now and not after the whole execution
+        drift_threshold=alarm_threshold(),
+    )
+    if args.data is not None and not args.data.exists():
+        raise UserError(f"--data {args.data} does not exist")
+    with LocalPipeline(sys.stdout, runs_dir=args.runs_dir) as pipeline:
+        summary = pipeline.execute(options)
     for line in summary.lines():
         print(line)
     return 0 if summary.succeeded else 1
@@ -125,7 +124,10 @@ def show_command(args: argparse.Namespace) -> int:
         args: the parsed ``pipeline show`` arguments.
 
     Returns:
-        0 when shown, 1 for an incomplete run (its rows are not shown), 2 for an unknown run.
+        0 when shown, 1 for an incomplete run (its rows are not shown).
+
+    Raises:
+        UserError: an unknown run (``retailsage`` exits 2, naming the known runs).
     """
     from retailsage.pipeline.export import list_runs, preview_lines, read_run
 
@@ -137,11 +139,7 @@ def show_command(args: argparse.Namespace) -> int:
         for run in runs:
             print(f"{run.run_id:<{width}}  {run.describe()}")
         return 0
-    try:
-        run = read_run(args.runs_dir, args.run_id)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    run = read_run(args.runs_dir, args.run_id)  # an unknown run: UserError, exit 2
     if not run.complete:
         print(
             f"run {run.run_id}: {run.describe()}: it was never published (no completion "
